@@ -1,0 +1,60 @@
+//! Command-line interface: clap definitions, one file per subcommand.
+
+mod info;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::gpu::{Backend, GpuOptions, ADAPTER_ENV, BACKEND_ENV};
+
+/// diffclosure: GPU stochastic closure models (conditional diffusion + FNO).
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    gpu: GpuArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Adapter selection, shared by every subcommand.
+#[derive(Args, Debug, Clone)]
+pub struct GpuArgs {
+    /// Graphics backend: vulkan, metal, dx12 or gl (default: all, best adapter).
+    #[arg(long, global = true, env = BACKEND_ENV, value_parser = parse_backend)]
+    backend: Option<Backend>,
+    /// Adapter index (as listed by `info`) or a substring of its name.
+    #[arg(long, global = true, env = ADAPTER_ENV)]
+    adapter: Option<String>,
+}
+
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    s.parse().map_err(|e: crate::Error| e.to_string())
+}
+
+impl GpuArgs {
+    /// The adapter options these flags select.
+    pub fn options(&self) -> GpuOptions {
+        GpuOptions {
+            backend: self.backend,
+            adapter: self.adapter.clone().filter(|s| !s.trim().is_empty()),
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List GPU adapters with backend, type, driver, limits and features,
+    /// and check the selected one by running an FFT and the RNG on it.
+    Info(info::InfoArgs),
+}
+
+/// Parses the process arguments and runs the chosen subcommand.
+///
+/// # Errors
+/// Any error of the subcommand, with context.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Info(args) => info::run(&cli.gpu, &args),
+    }
+}

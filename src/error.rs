@@ -1,0 +1,52 @@
+//! The library's error type.
+//!
+//! Every fallible public function returns [`Result`]. Errors that come from
+//! user input (bad shapes, unknown adapters, missing drivers) are detected
+//! before any GPU work is recorded, so nothing is half-written when they fire.
+
+use thiserror::Error;
+
+/// Errors of the diffclosure library.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// No GPU adapter matched the requested backend(s) and selector.
+    #[error("{0}")]
+    NoAdapter(String),
+    /// The adapter refused to create a device with the features/limits we need.
+    #[error("could not open a device on adapter '{adapter}': {reason}")]
+    Device {
+        /// Adapter name as reported by the driver.
+        adapter: String,
+        /// The driver's or wgpu's reason.
+        reason: String,
+    },
+    /// A value given by the user is out of range or malformed.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Two tensors (or a tensor and a plan) disagree on shape or kind.
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    /// A shader failed to compile or a pipeline could not be created.
+    #[error("shader '{name}': {reason}")]
+    Shader {
+        /// The shader file name under `shaders/`.
+        name: String,
+        /// Compiler or validation message.
+        reason: String,
+    },
+    /// Mapping a buffer for readback failed (device lost, out of memory).
+    #[error("GPU readback failed: {0}")]
+    Readback(String),
+    /// File-system error with the path it concerns.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Result alias with the library [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,17 @@
+//! GPU runtime: the [`Gpu`] context (adapter choice, device, queue), the
+//! [`Tensor`] type, the kernel registry that builds every pipeline of
+//! `shaders/` once, dispatch helpers, batched readback and timestamp
+//! profiling.
+
+mod context;
+pub mod kernels;
+mod profile;
+mod tensor;
+
+pub use context::{
+    list_adapters, AdapterSummary, Backend, Gpu, GpuOptions, ADAPTER_ENV, BACKEND_ENV,
+    NO_ADAPTER_HELP,
+};
+pub use kernels::{Kernel, KernelSpec, Shader, Slot, SHADERS};
+pub use profile::Profiler;
+pub use tensor::{DType, Tensor};

@@ -1,0 +1,25 @@
+//! # diffclosure
+//!
+//! Stochastic closure models for PDEs, learned as a conditional score-based
+//! diffusion model (VE-SDE) whose score network is a Fourier Neural
+//! Operator, and run online inside a coarse Navier–Stokes solver — all as
+//! hand-written WGSL compute kernels driven from Rust through `wgpu`
+//! (Dong, Chen & Wu, J. Comput. Phys. 2025, arXiv:2408.02965).
+//!
+//! The pipeline: simulate the fine truth on the GPU → restrict it to a
+//! dataset of (coarse vorticity, closure term, sparse observations) → train
+//! the score network → sample closures with a few reverse-SDE steps →
+//! evaluate offline and in a coupled coarse simulation. Fields, weights and
+//! solver state stay resident on the GPU.
+//!
+//! This version provides the foundation: the [`gpu`] runtime (adapter
+//! choice, tensors, kernel registry, readback, profiling), batched 2-D
+//! [`fft`]s and the counter-based [`rng`].
+
+pub mod cli;
+pub mod error;
+pub mod fft;
+pub mod gpu;
+pub mod rng;
+
+pub use error::{Error, Result};

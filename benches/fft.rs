@@ -1,0 +1,215 @@
+//! FFT throughput: the GPU FFT beside rustfft / realfft (single thread, f32)
+//! in the same run, c2c and r2c at 64² and 256², batch 1 and 16.
+//!
+//! `cargo bench --bench fft` (criterion). GPU figures are throughput with
+//! transforms recorded back to back in one submission (as the solver and
+//! the network use them): `iters` transforms are recorded, submitted, and
+//! waited for; the time per transform includes bind-group creation and
+//! dispatch, and amortises the one submit/wait round trip. Before the
+//! criterion groups, a GPU-timestamp breakdown per pass is printed (where
+//! the adapter has timestamps). The adapter is printed first; pick it with
+//! DIFFCLOSURE_BACKEND / DIFFCLOSURE_ADAPTER.
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use diffclosure::fft::{Fft2d, Transform};
+use diffclosure::gpu::{DType, Gpu, Profiler, Tensor};
+use realfft::RealFftPlanner;
+use rustfft::num_complex::Complex32;
+use rustfft::FftPlanner;
+
+const CASES: [(usize, usize); 4] = [(64, 1), (64, 16), (256, 1), (256, 16)];
+/// Transforms recorded per submission (bounds the command buffer size).
+const PER_SUBMIT: u64 = 64;
+
+struct GpuCase {
+    plan: Fft2d,
+    complex: Tensor,
+    real: Tensor,
+    half: Tensor,
+}
+
+impl GpuCase {
+    fn new(gpu: &Gpu, n: usize, batch: usize) -> Self {
+        let data: Vec<f32> = (0..2 * batch * n * n).map(|i| (i % 17) as f32 - 8.0).collect();
+        Self {
+            plan: Fft2d::new(gpu, batch, n, n).expect("plan"),
+            complex: Tensor::from_f32(gpu, &[batch, n, n], DType::C32, &data).expect("tensor"),
+            real: Tensor::from_f32(gpu, &[batch, n, n], DType::F32, &data[..batch * n * n])
+                .expect("tensor"),
+            half: Tensor::zeros(gpu, &[batch, n, n / 2 + 1], DType::C32).expect("tensor"),
+        }
+    }
+
+    fn record(&self, pass: &mut wgpu::ComputePass<'_>, t: Transform) {
+        let r = match t {
+            Transform::R2c => self.plan.record(pass, t, &self.real, &self.half),
+            _ => self.plan.record(pass, t, &self.complex, &self.complex),
+        };
+        r.expect("record");
+    }
+
+    /// Wall time of `iters` transforms recorded back to back.
+    fn time(&self, gpu: &Gpu, t: Transform, iters: u64) -> Duration {
+        let start = Instant::now();
+        let mut left = iters;
+        while left > 0 {
+            let k = left.min(PER_SUBMIT);
+            let mut enc = gpu.encoder("bench");
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                for _ in 0..k {
+                    self.record(&mut pass, t);
+                }
+            }
+            gpu.submit(enc);
+            left -= k;
+        }
+        gpu.wait().expect("wait");
+        start.elapsed()
+    }
+}
+
+/// rustfft 2-D c2c of a batch: rows, transpose, rows, transpose (f32).
+struct CpuC2c {
+    fft: std::sync::Arc<dyn rustfft::Fft<f32>>,
+    data: Vec<Complex32>,
+    tmp: Vec<Complex32>,
+    scratch: Vec<Complex32>,
+    n: usize,
+}
+
+impl CpuC2c {
+    fn new(n: usize, batch: usize) -> Self {
+        let fft = FftPlanner::new().plan_fft_forward(n);
+        let scratch = vec![Complex32::default(); fft.get_inplace_scratch_len()];
+        Self {
+            fft,
+            data: (0..batch * n * n).map(|i| Complex32::new((i % 17) as f32, 0.5)).collect(),
+            tmp: vec![Complex32::default(); n * n],
+            scratch,
+            n,
+        }
+    }
+
+    fn run(&mut self) {
+        let n = self.n;
+        for field in self.data.chunks_exact_mut(n * n) {
+            self.fft.process_with_scratch(field, &mut self.scratch);
+            transpose::transpose(field, &mut self.tmp, n, n);
+            self.fft.process_with_scratch(&mut self.tmp, &mut self.scratch);
+            transpose::transpose(&self.tmp, field, n, n);
+        }
+    }
+}
+
+/// realfft 2-D r2c of a batch: real rows, then complex columns (f32).
+struct CpuR2c {
+    rows: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
+    cols: std::sync::Arc<dyn rustfft::Fft<f32>>,
+    data: Vec<f32>,
+    spec: Vec<Complex32>,
+    tmp: Vec<Complex32>,
+    scratch: Vec<Complex32>,
+    n: usize,
+}
+
+impl CpuR2c {
+    fn new(n: usize, batch: usize) -> Self {
+        let rows = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+        let cols = FftPlanner::new().plan_fft_forward(n);
+        let half = n / 2 + 1;
+        let scratch_len = cols.get_inplace_scratch_len().max(rows.get_scratch_len());
+        Self {
+            rows,
+            cols,
+            data: (0..batch * n * n).map(|i| (i % 17) as f32).collect(),
+            spec: vec![Complex32::default(); n * half],
+            tmp: vec![Complex32::default(); n * half],
+            scratch: vec![Complex32::default(); scratch_len],
+            n,
+        }
+    }
+
+    fn run(&mut self) {
+        let (n, half) = (self.n, self.n / 2 + 1);
+        let mut input = vec![0f32; n];
+        for field in self.data.chunks_exact(n * n) {
+            for (row, out) in field.chunks_exact(n).zip(self.spec.chunks_exact_mut(half)) {
+                input.copy_from_slice(row);
+                self.rows
+                    .process_with_scratch(&mut input, out, &mut self.scratch)
+                    .expect("realfft");
+            }
+            transpose::transpose(&self.spec, &mut self.tmp, half, n);
+            for col in self.tmp.chunks_exact_mut(n) {
+                self.cols.process_with_scratch(col, &mut self.scratch);
+            }
+        }
+    }
+}
+
+/// GPU time per pass (rows / columns) from timestamp queries.
+fn print_breakdown(gpu: &Gpu) {
+    for (n, batch) in CASES {
+        let case = GpuCase::new(gpu, n, batch);
+        for t in [Transform::Forward, Transform::R2c] {
+            case.time(gpu, t, 1); // builds pipelines
+            let Some(mut prof) = Profiler::new(gpu, 16) else {
+                eprintln!("adapter has no timestamp queries: no per-pass breakdown");
+                return;
+            };
+            let mut enc = gpu.encoder("breakdown");
+            for _ in 0..8 {
+                let mut pass = prof.pass(&mut enc, "transform");
+                case.record(&mut pass, t);
+            }
+            prof.resolve(&mut enc);
+            gpu.submit(enc);
+            let times = prof.read(gpu).expect("timestamps");
+            let mut v: Vec<f64> = times.iter().map(|(_, ns)| ns / 1e3).collect();
+            v.sort_by(f64::total_cmp);
+            eprintln!(
+                "timestamps {t:?} {n}x{n} batch {batch}: median {:.1} us per transform ({:.2} us per field), one compute pass, 2 dispatches",
+                v[v.len() / 2],
+                v[v.len() / 2] / batch as f64
+            );
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let gpu = match Gpu::from_env() {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("no GPU adapter, GPU benchmarks skipped: {e}");
+            return;
+        }
+    };
+    eprintln!("adapter: {}", gpu.describe());
+    print_breakdown(&gpu);
+    for (n, batch) in CASES {
+        let mut group = c.benchmark_group(format!("fft_{n}x{n}_batch{batch}"));
+        group.throughput(Throughput::Elements(batch as u64));
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(2));
+        let case = GpuCase::new(&gpu, n, batch);
+        for t in [Transform::Forward, Transform::R2c] {
+            case.time(&gpu, t, 1);
+            let name = if t == Transform::R2c { "r2c" } else { "c2c" };
+            group.bench_function(BenchmarkId::new(name, "gpu"), |b| {
+                b.iter_custom(|iters| case.time(&gpu, t, iters))
+            });
+        }
+        let mut c2c = CpuC2c::new(n, batch);
+        group.bench_function(BenchmarkId::new("c2c", "rustfft"), |b| b.iter(|| c2c.run()));
+        let mut r2c = CpuR2c::new(n, batch);
+        group.bench_function(BenchmarkId::new("r2c", "realfft"), |b| b.iter(|| r2c.run()));
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -32,7 +32,9 @@ struct GpuCase {
 
 impl GpuCase {
     fn new(gpu: &Gpu, n: usize, batch: usize) -> Self {
-        let data: Vec<f32> = (0..2 * batch * n * n).map(|i| (i % 17) as f32 - 8.0).collect();
+        let data: Vec<f32> = (0..2 * batch * n * n)
+            .map(|i| (i % 17) as f32 - 8.0)
+            .collect();
         Self {
             plan: Fft2d::new(gpu, batch, n, n).expect("plan"),
             complex: Tensor::from_f32(gpu, &[batch, n, n], DType::C32, &data).expect("tensor"),
@@ -86,7 +88,9 @@ impl CpuC2c {
         let scratch = vec![Complex32::default(); fft.get_inplace_scratch_len()];
         Self {
             fft,
-            data: (0..batch * n * n).map(|i| Complex32::new((i % 17) as f32, 0.5)).collect(),
+            data: (0..batch * n * n)
+                .map(|i| Complex32::new((i % 17) as f32, 0.5))
+                .collect(),
             tmp: vec![Complex32::default(); n * n],
             scratch,
             n,
@@ -98,7 +102,8 @@ impl CpuC2c {
         for field in self.data.chunks_exact_mut(n * n) {
             self.fft.process_with_scratch(field, &mut self.scratch);
             transpose::transpose(field, &mut self.tmp, n, n);
-            self.fft.process_with_scratch(&mut self.tmp, &mut self.scratch);
+            self.fft
+                .process_with_scratch(&mut self.tmp, &mut self.scratch);
             transpose::transpose(&self.tmp, field, n, n);
         }
     }

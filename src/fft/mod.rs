@@ -44,6 +44,64 @@ pub enum Transform {
     C2r,
 }
 
+/// How the 1-D passes are organised. Both give the same results (to f32
+/// rounding) and are tested against the same reference; they differ in
+/// speed per adapter kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Radix-8 stages, `N/8` threads per line, workgroup memory between
+    /// stages: many threads in flight, the choice for GPUs.
+    Shared,
+    /// Radix up to 64 held in registers: a line of up to 64 points is one
+    /// invocation with no workgroup memory, longer lines take two balanced
+    /// stages (e.g. 256 = 16 × 16). Fewest memory accesses: the choice for
+    /// CPU adapters (lavapipe), where each access is a per-lane gather.
+    Registers,
+}
+
+impl Strategy {
+    /// The default for this adapter: `Registers` on CPU adapters, else `Shared`.
+    pub fn for_adapter(gpu: &Gpu) -> Self {
+        if gpu.is_cpu() {
+            Strategy::Registers
+        } else {
+            Strategy::Shared
+        }
+    }
+
+    /// Radix of each stage for length `n` (a power of two, 2..=1024).
+    fn radices(self, n: usize) -> Vec<usize> {
+        match self {
+            Strategy::Shared => {
+                let l = n.trailing_zeros();
+                let mut r = vec![8; (l / 3) as usize];
+                if !l.is_multiple_of(3) {
+                    r.push(1 << (l % 3));
+                }
+                r
+            }
+            // One register stage up to 64 points; beyond, two balanced
+            // stages (128 = 16 x 8, ..., 1024 = 32 x 32): on lavapipe within
+            // 10% of the best split measured for every size.
+            Strategy::Registers if n <= 64 => vec![n],
+            Strategy::Registers => {
+                let first = 1 << (n.trailing_zeros() as usize).div_ceil(2);
+                vec![first, n / first]
+            }
+        }
+    }
+}
+
+/// Plan options beyond the shape.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FftOptions {
+    /// Stage organisation; `None` picks [`Strategy::for_adapter`].
+    pub strategy: Option<Strategy>,
+    /// Storage binding limit in bytes used to split batches; `None` uses
+    /// the adapter's (tests use a small value to exercise splitting).
+    pub max_binding_bytes: Option<u64>,
+}
+
 const ALL: [Transform; 4] = [
     Transform::Forward,
     Transform::Inverse,
@@ -75,12 +133,10 @@ struct Params {
     _pad0: u32,
     in_line: u32,
     in_batch: u32,
-    in_elem: u32,
-    _pad1: u32,
     out_line: u32,
     out_batch: u32,
-    out_elem: u32,
     scale: f32,
+    _pad1: [u32; 3],
 }
 
 /// Where a pass reads from or writes to.
@@ -138,6 +194,7 @@ pub struct Fft2d {
     w: usize,
     /// Fields per chunk (one binding window).
     chunk: usize,
+    strategy: Strategy,
     scratch: wgpu::Buffer,
     built: [OnceLock<Vec<BuiltPass>>; 4],
     twiddles: Mutex<HashMap<usize, Arc<wgpu::Buffer>>>,
@@ -161,21 +218,19 @@ fn gcd(a: usize, b: usize) -> usize {
 }
 
 impl Fft2d {
-    /// A plan for `batch` fields of `h × w`.
-    ///
-    /// `max_binding_bytes` overrides the adapter's storage binding limit
-    /// (for tests of the chunked path); `None` uses the adapter's.
+    /// A plan for `batch` fields of `h × w` with explicit options.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if `h` or `w` is not a power of two in
     /// `[2, 1024]`, `batch == 0`, or one field exceeds the binding limit.
-    pub fn with_binding_limit(
+    pub fn with_options(
         gpu: &Gpu,
         batch: usize,
         h: usize,
         w: usize,
-        max_binding_bytes: Option<u64>,
+        options: FftOptions,
     ) -> Result<Self> {
+        let max_binding_bytes = options.max_binding_bytes;
         check_len("height", h, MIN_LEN)?;
         check_len("width", w, MIN_LEN)?;
         if batch == 0 {
@@ -223,18 +278,26 @@ impl Fft2d {
             h,
             w,
             chunk,
+            strategy: options
+                .strategy
+                .unwrap_or_else(|| Strategy::for_adapter(gpu)),
             scratch,
             built: Default::default(),
             twiddles: Mutex::new(HashMap::new()),
         })
     }
 
-    /// A plan for `batch` fields of `h × w` (see [`Fft2d::with_binding_limit`]).
+    /// A plan for `batch` fields of `h × w` with the adapter's defaults.
     ///
     /// # Errors
-    /// As [`Fft2d::with_binding_limit`].
+    /// As [`Fft2d::with_options`].
     pub fn new(gpu: &Gpu, batch: usize, h: usize, w: usize) -> Result<Self> {
-        Self::with_binding_limit(gpu, batch, h, w, None)
+        Self::with_options(gpu, batch, h, w, FftOptions::default())
+    }
+
+    /// The stage organisation in use.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
     }
 
     /// (batch, H, W).
@@ -329,36 +392,51 @@ impl Fft2d {
     }
 
     fn build(&self, t: Transform) -> Result<Vec<BuiltPass>> {
-        let wg_bytes = (self.gpu.limits.max_compute_workgroup_storage_size as usize)
-            .min(WORKGROUP_BYTES);
+        let wg_bytes =
+            (self.gpu.limits.max_compute_workgroup_storage_size as usize).min(WORKGROUP_BYTES);
         self.line_passes(t)
             .into_iter()
             .map(|lp| {
                 let n = lp.n;
-                let threads = (n / 8).max(1);
-                let stages = (n.trailing_zeros() as usize).div_ceil(3);
+                let radices = self.strategy.radices(n);
+                let threads = n / radices.iter().max().copied().unwrap_or(n);
+                // Workgroup memory is used to exchange between stages and
+                // by the r2c post-processing.
+                let exchange = radices.len() > 1 || lp.mode == Mode::R2cPost;
                 // Lines per workgroup: 64 threads (a multiple of every GPU's
-                // SIMD width; on lavapipe 8 SIMD rows, measured as fast as
-                // 8 or 256 threads), within the ping-pong memory budget.
-                let by_mem = (wg_bytes / (16 * n)).max(1);
+                // SIMD width; 8 SIMD rows on lavapipe), within the
+                // ping-pong workgroup memory budget.
+                let by_mem = if exchange {
+                    (wg_bytes / (16 * n)).max(1)
+                } else {
+                    64
+                };
                 let lpw = (64 / threads).clamp(1, by_mem);
+                let radix = |i: usize| radices.get(i).copied().unwrap_or(1) as f64;
                 let real = lp.mode != Mode::C2c;
                 let kernel = self.gpu.kernel(
                     &SPEC,
                     &[
                         ("N", n as f64),
-                        ("STAGES", stages as f64),
+                        ("RADIX0", radix(0)),
+                        ("RADIX1", radix(1)),
+                        ("RADIX2", radix(2)),
+                        ("RADIX3", radix(3)),
+                        ("STAGES", radices.len() as f64),
+                        ("HALF", if exchange { (lpw * n) as f64 } else { 1.0 }),
                         ("T", threads as f64),
                         ("LPW", lpw as f64),
                         ("LANES_OVER_LINES", f64::from(u8::from(lp.input.2 != 1))),
                         ("INVERSE", f64::from(u8::from(lp.inverse))),
                         ("MODE", lp.mode as u32 as f64),
+                        ("IN_ELEM", lp.input.2 as f64),
+                        ("OUT_ELEM", lp.output.2 as f64),
                         ("WG", (threads * lpw) as f64),
                     ],
                 )?;
                 let twiddles = self.twiddle_table(if real { 2 * n } else { n });
                 let mut sizes = vec![self.chunk];
-                if self.batch % self.chunk != 0 {
+                if !self.batch.is_multiple_of(self.chunk) {
                     sizes.push(self.batch % self.chunk);
                 }
                 let uniforms = sizes
@@ -371,12 +449,10 @@ impl Fft2d {
                             _pad0: 0,
                             in_line: lp.input.0 as u32,
                             in_batch: lp.input.1 as u32,
-                            in_elem: lp.input.2 as u32,
-                            _pad1: 0,
                             out_line: lp.output.0 as u32,
                             out_batch: lp.output.1 as u32,
-                            out_elem: lp.output.2 as u32,
                             scale: lp.scale,
+                            _pad1: [0; 3],
                         };
                         (fields, self.gpu.uniform("fft params", &p))
                     })
@@ -407,9 +483,7 @@ impl Fft2d {
     fn layouts(&self, t: Transform) -> ((DType, usize), (DType, usize)) {
         let half = self.w / 2 + 1;
         match t {
-            Transform::Forward | Transform::Inverse => {
-                ((DType::C32, self.w), (DType::C32, self.w))
-            }
+            Transform::Forward | Transform::Inverse => ((DType::C32, self.w), (DType::C32, self.w)),
             Transform::R2c => ((DType::F32, self.w), (DType::C32, half)),
             Transform::C2r => ((DType::C32, half), (DType::F32, self.w)),
         }

@@ -225,7 +225,10 @@ fn summarize(index: usize, a: &wgpu::Adapter) -> AdapterSummary {
         ("SUBGROUP", wgpu::Features::SUBGROUP),
         ("SHADER_F16", wgpu::Features::SHADER_F16),
         ("SHADER_F64", wgpu::Features::SHADER_F64),
-        ("SHADER_FLOAT32_ATOMIC", wgpu::Features::SHADER_FLOAT32_ATOMIC),
+        (
+            "SHADER_FLOAT32_ATOMIC",
+            wgpu::Features::SHADER_FLOAT32_ATOMIC,
+        ),
         ("IMMEDIATES", wgpu::Features::IMMEDIATES),
     ]
     .into_iter()

@@ -24,8 +24,16 @@ pub enum Shader {
 /// Every shader file: (file name, WGSL source). Used by the registry and by
 /// the naga validation test.
 pub const SHADERS: &[(Shader, &str, &str)] = &[
-    (Shader::Fft, "fft.wgsl", include_str!("../../shaders/fft.wgsl")),
-    (Shader::Rng, "rng.wgsl", include_str!("../../shaders/rng.wgsl")),
+    (
+        Shader::Fft,
+        "fft.wgsl",
+        include_str!("../../shaders/fft.wgsl"),
+    ),
+    (
+        Shader::Rng,
+        "rng.wgsl",
+        include_str!("../../shaders/rng.wgsl"),
+    ),
 ];
 
 impl Shader {
@@ -208,7 +216,11 @@ impl Gpu {
     }
 
     /// A bind group for `kernel` with `resources` at bindings 0, 1, ….
-    pub fn bind(&self, kernel: &Kernel, resources: &[wgpu::BindingResource<'_>]) -> wgpu::BindGroup {
+    pub fn bind(
+        &self,
+        kernel: &Kernel,
+        resources: &[wgpu::BindingResource<'_>],
+    ) -> wgpu::BindGroup {
         let entries: Vec<wgpu::BindGroupEntry> = resources
             .iter()
             .enumerate()

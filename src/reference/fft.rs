@@ -72,9 +72,7 @@ pub fn c2r(spec: &[Complex64], h: usize, w: usize) -> Vec<f64> {
     for y in 0..h {
         let row = &cols[y * half..(y + 1) * half];
         let mut full = vec![Complex64::new(0.0, 0.0); w];
-        for k in 0..half {
-            full[k] = row[k];
-        }
+        full[..half].copy_from_slice(row);
         full[0].im = 0.0;
         full[w / 2].im = 0.0;
         for k in 1..w / 2 {

@@ -43,7 +43,9 @@ pub fn to_unit(x: u32) -> f32 {
 
 /// `n` uniforms of the stream, exactly as the GPU computes them.
 pub fn uniforms(seed: u64, counter: u64, n: usize) -> Vec<f32> {
-    (0..n as u64).map(|i| to_unit(word(seed, counter, i))).collect()
+    (0..n as u64)
+        .map(|i| to_unit(word(seed, counter, i)))
+        .collect()
 }
 
 /// `n` standard normals of the stream (Box–Muller in f64 on the same words).

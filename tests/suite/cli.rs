@@ -22,7 +22,10 @@ fn info_lists_adapters_and_passes_self_check() {
     let (ok, stdout, stderr) = diffclosure(&["info"]);
     assert!(ok, "info failed: {stderr}");
     assert!(stdout.contains("adapter(s):"), "{stdout}");
-    assert!(stdout.contains("max_storage_buffer_binding_size"), "{stdout}");
+    assert!(
+        stdout.contains("max_storage_buffer_binding_size"),
+        "{stdout}"
+    );
     assert!(stdout.contains("self-check: FFT"), "{stdout}");
     // The selected adapter is marked.
     assert!(stdout.lines().any(|l| l.starts_with("* [")), "{stdout}");
@@ -58,7 +61,10 @@ fn no_adapter_is_a_clear_error() {
 fn unknown_adapter_and_backend_are_refused() {
     let (ok, _, stderr) = diffclosure(&["--adapter", "no-such-gpu-xyz", "info"]);
     assert!(!ok);
-    assert!(stderr.contains("no adapter matches 'no-such-gpu-xyz'"), "{stderr}");
+    assert!(
+        stderr.contains("no adapter matches 'no-such-gpu-xyz'"),
+        "{stderr}"
+    );
     let (ok, _, stderr) = diffclosure(&["--backend", "cuda", "info"]);
     assert!(!ok);
     assert!(stderr.contains("unknown backend 'cuda'"), "{stderr}");

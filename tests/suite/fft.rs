@@ -10,7 +10,7 @@
 //! order; 1e-5 leaves < 2× over the worst-case bound and still fails any
 //! wrong twiddle, index or scale (those give errors of order 1).
 
-use diffclosure::fft::{Fft2d, Transform};
+use diffclosure::fft::{Fft2d, FftOptions, Strategy, Transform};
 use diffclosure::gpu::{DType, Tensor};
 use rustfft::num_complex::Complex64;
 
@@ -40,8 +40,26 @@ fn flat(v: &[Complex64]) -> Vec<f64> {
     v.iter().flat_map(|c| [c.re, c.im]).collect()
 }
 
+/// Both stage organisations run on every adapter; each test checks both.
+const STRATEGIES: [Strategy; 2] = [Strategy::Shared, Strategy::Registers];
+
+fn plan(s: Strategy, batch: usize, h: usize, w: usize) -> Fft2d {
+    let opts = FftOptions {
+        strategy: Some(s),
+        ..Default::default()
+    };
+    Fft2d::with_options(gpu(), batch, h, w, opts).unwrap()
+}
+
 /// Runs `t` on the GPU for `batch` fields of `h × w`; returns (input, output).
-fn run(t: Transform, batch: usize, h: usize, w: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+fn run(
+    s: Strategy,
+    t: Transform,
+    batch: usize,
+    h: usize,
+    w: usize,
+    seed: u64,
+) -> (Vec<f32>, Vec<f32>) {
     let g = gpu();
     let half = w / 2 + 1;
     let (in_shape, in_dt, out_shape, out_dt) = match t {
@@ -55,9 +73,8 @@ fn run(t: Transform, batch: usize, h: usize, w: usize, seed: u64) -> (Vec<f32>, 
     let data = test_data(seed, n_in);
     let x = Tensor::from_f32(g, &in_shape, in_dt, &data).unwrap();
     let y = Tensor::zeros(g, &out_shape, out_dt).unwrap();
-    let plan = Fft2d::new(g, batch, h, w).unwrap();
     let mut enc = g.encoder("test");
-    plan.run(&mut enc, t, &x, &y).unwrap();
+    plan(s, batch, h, w).run(&mut enc, t, &x, &y).unwrap();
     g.submit(enc);
     let out = g.read_one(&y).unwrap();
     // c2r must leave its input untouched.
@@ -90,12 +107,14 @@ fn reference(t: Transform, batch: usize, h: usize, w: usize, input: &[f32]) -> V
 }
 
 fn check(t: Transform, batch: usize, h: usize, w: usize) {
-    let (input, out) = run(t, batch, h, w, (h * 1000 + w + batch) as u64);
-    let e = rel_err(&out, &reference(t, batch, h, w, &input));
-    assert!(
-        e <= TOL,
-        "{t:?} batch {batch} {h}x{w}: max error {e:.3e} relative to max |X| > {TOL:e}"
-    );
+    for s in STRATEGIES {
+        let (input, out) = run(s, t, batch, h, w, (h * 1000 + w + batch) as u64);
+        let e = rel_err(&out, &reference(t, batch, h, w, &input));
+        assert!(
+            e <= TOL,
+            "{s:?} {t:?} batch {batch} {h}x{w}: max error {e:.3e} relative to max |X| > {TOL:e}"
+        );
+    }
 }
 
 fn sweep(t: Transform, sizes: &[usize]) {
@@ -132,7 +151,15 @@ fn c2r_matches_numpy_semantics() {
 
 #[test]
 fn non_square_and_small_sizes() {
-    for (h, w) in [(2, 2), (4, 8), (8, 64), (128, 16), (32, 1024), (1024, 8), (2, 512)] {
+    for (h, w) in [
+        (2, 2),
+        (4, 8),
+        (8, 64),
+        (128, 16),
+        (32, 1024),
+        (1024, 8),
+        (2, 512),
+    ] {
         for t in [Transform::Forward, Transform::Inverse] {
             check(t, 2, h, w);
         }
@@ -147,18 +174,24 @@ fn non_square_and_small_sizes() {
 #[test]
 fn round_trips() {
     let g = gpu();
-    for (b, h, w) in [(4, 64, 64), (2, 256, 128), (1, 1024, 1024)] {
+    for (s, (b, h, w)) in STRATEGIES
+        .into_iter()
+        .flat_map(|s| [(4, 64, 64), (2, 256, 128), (1, 1024, 1024)].map(|x| (s, x)))
+    {
         let data = test_data(7, 2 * b * h * w);
         let x = Tensor::from_f32(g, &[b, h, w], DType::C32, &data).unwrap();
-        let plan = Fft2d::new(g, b, h, w).unwrap();
+        let plan = plan(s, b, h, w);
         let mut enc = g.encoder("round trip");
         plan.run(&mut enc, Transform::Forward, &x, &x).unwrap();
         plan.run(&mut enc, Transform::Inverse, &x, &x).unwrap();
         g.submit(enc);
         let back = g.read_one(&x).unwrap();
-        let e = rel_err(&back, &data.iter().map(|v| f64::from(*v)).collect::<Vec<_>>());
+        let e = rel_err(
+            &back,
+            &data.iter().map(|v| f64::from(*v)).collect::<Vec<_>>(),
+        );
         // Two transforms: twice the single-transform bound.
-        assert!(e <= 2.0 * TOL, "c2c round trip {b}x{h}x{w}: {e:.3e}");
+        assert!(e <= 2.0 * TOL, "{s:?} c2c round trip {b}x{h}x{w}: {e:.3e}");
 
         let real = &data[..b * h * w];
         let xr = Tensor::from_f32(g, &[b, h, w], DType::F32, real).unwrap();
@@ -169,8 +202,11 @@ fn round_trips() {
         plan.run(&mut enc, Transform::C2r, &spec, &yr).unwrap();
         g.submit(enc);
         let back = g.read_one(&yr).unwrap();
-        let e = rel_err(&back, &real.iter().map(|v| f64::from(*v)).collect::<Vec<_>>());
-        assert!(e <= 2.0 * TOL, "real round trip {b}x{h}x{w}: {e:.3e}");
+        let e = rel_err(
+            &back,
+            &real.iter().map(|v| f64::from(*v)).collect::<Vec<_>>(),
+        );
+        assert!(e <= 2.0 * TOL, "{s:?} real round trip {b}x{h}x{w}: {e:.3e}");
     }
 }
 
@@ -178,7 +214,14 @@ fn round_trips() {
 #[test]
 fn parseval() {
     let (b, h, w) = (2, 128, 64);
-    let (input, out) = run(Transform::Forward, b, h, w, 11);
+    let (input, out) = run(
+        Strategy::for_adapter(gpu()),
+        Transform::Forward,
+        b,
+        h,
+        w,
+        11,
+    );
     let ex: f64 = input.iter().map(|v| f64::from(*v).powi(2)).sum();
     let es: f64 = out.iter().map(|v| f64::from(*v).powi(2)).sum();
     let rel = (es / (h * w) as f64 - ex).abs() / ex;
@@ -195,13 +238,26 @@ fn chunked_batches_match_reference() {
     let (b, h, w) = (37, 16, 32);
     // Room for 8 complex fields per binding: chunks of 8,...,8,5.
     let limit = (8 * 8 * h * w) as u64;
-    let plan = Fft2d::with_binding_limit(g, b, h, w, Some(limit)).unwrap();
-    assert!(plan.chunk() < b, "the batch must be split for this test");
-    for t in [Transform::Forward, Transform::R2c, Transform::C2r] {
+    for (s, t) in STRATEGIES
+        .into_iter()
+        .flat_map(|s| [Transform::Forward, Transform::R2c, Transform::C2r].map(|t| (s, t)))
+    {
+        let opts = FftOptions {
+            strategy: Some(s),
+            max_binding_bytes: Some(limit),
+        };
+        let plan = Fft2d::with_options(g, b, h, w, opts).unwrap();
+        assert!(plan.chunk() < b, "the batch must be split for this test");
         let half = w / 2 + 1;
         let (in_shape, in_dt, n_in, out_shape, out_dt) = match t {
             Transform::R2c => ([b, h, w], DType::F32, b * h * w, [b, h, half], DType::C32),
-            Transform::C2r => ([b, h, half], DType::C32, 2 * b * h * half, [b, h, w], DType::F32),
+            Transform::C2r => (
+                [b, h, half],
+                DType::C32,
+                2 * b * h * half,
+                [b, h, w],
+                DType::F32,
+            ),
             _ => ([b, h, w], DType::C32, 2 * b * h * w, [b, h, w], DType::C32),
         };
         let data = test_data(3, n_in);
@@ -212,7 +268,7 @@ fn chunked_batches_match_reference() {
         g.submit(enc);
         let out = g.read_one(&y).unwrap();
         let e = rel_err(&out, &reference(t, b, h, w, &data));
-        assert!(e <= TOL, "{t:?} chunked: {e:.3e}");
+        assert!(e <= TOL, "{s:?} {t:?} chunked: {e:.3e}");
     }
 }
 
@@ -237,5 +293,6 @@ fn bad_shapes_and_sizes_are_refused() {
     assert!(plan.record(&mut pass, Transform::C2r, &half, &c).is_err());
     // Leading dims may be anything of the right product.
     let leading = Tensor::zeros(g, &[1, 2, 8, 16], DType::C32).unwrap();
-    plan.record(&mut pass, Transform::Forward, &leading, &c).unwrap();
+    plan.record(&mut pass, Transform::Forward, &leading, &c)
+        .unwrap();
 }

@@ -38,9 +38,16 @@ fn cpu_philox_matches_random123_kat() {
 /// block-counter carry and for a seed using both key words.
 #[test]
 fn gpu_uniforms_equal_cpu_twin() {
-    for (seed, counter) in [(0u64, 0u64), (0xDEAD_BEEF_0123_4567, u64::from(u32::MAX) - 3)] {
+    for (seed, counter) in [
+        (0u64, 0u64),
+        (0xDEAD_BEEF_0123_4567, u64::from(u32::MAX) - 3),
+    ] {
         let n = 1003; // not a multiple of 4: exercises the tail guard
-        let gpu_u = fill(&mut Rng::with_counter(seed, counter), Distribution::Uniform, n);
+        let gpu_u = fill(
+            &mut Rng::with_counter(seed, counter),
+            Distribution::Uniform,
+            n,
+        );
         assert_eq!(gpu_u, philox::uniforms(seed, counter, n));
     }
 }
@@ -92,9 +99,16 @@ fn normals_statistics_and_ks_test() {
     let n = 1_000_000;
     let z = fill(&mut Rng::new(2026), Distribution::Normal, n);
     let mean = z.iter().map(|v| f64::from(*v)).sum::<f64>() / n as f64;
-    let var = z.iter().map(|v| (f64::from(*v) - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let var = z
+        .iter()
+        .map(|v| (f64::from(*v) - mean).powi(2))
+        .sum::<f64>()
+        / (n - 1) as f64;
     assert!(mean.abs() < 5.0 / (n as f64).sqrt(), "mean {mean}");
-    assert!((var - 1.0).abs() < 5.0 * (2.0 / n as f64).sqrt(), "variance {var}");
+    assert!(
+        (var - 1.0).abs() < 5.0 * (2.0 / n as f64).sqrt(),
+        "variance {var}"
+    );
     let mut s: Vec<f64> = z.iter().map(|v| f64::from(*v)).collect();
     s.sort_by(f64::total_cmp);
     let d = s.iter().enumerate().fold(0f64, |m, (i, &x)| {
@@ -113,7 +127,11 @@ fn uniform_statistics() {
     let u = fill(&mut Rng::new(5), Distribution::Uniform, n);
     assert!(u.iter().all(|&x| x > 0.0 && x < 1.0));
     let mean = u.iter().map(|v| f64::from(*v)).sum::<f64>() / n as f64;
-    let var = u.iter().map(|v| (f64::from(*v) - mean).powi(2)).sum::<f64>() / n as f64;
+    let var = u
+        .iter()
+        .map(|v| (f64::from(*v) - mean).powi(2))
+        .sum::<f64>()
+        / n as f64;
     // Standard errors: sqrt(1/12/n) = 2.9e-4 for the mean, ~ 8.9e-5 for the variance.
     assert!((mean - 0.5).abs() < 5.0 * 2.9e-4, "mean {mean}");
     assert!((var - 1.0 / 12.0).abs() < 5.0 * 8.9e-5, "variance {var}");

@@ -1,7 +1,10 @@
 //! FFT throughput: the GPU FFT beside rustfft / realfft (single thread, f32)
-//! in the same run, c2c and r2c at 64² and 256², batch 1 and 16.
+//! in the same run, c2c and r2c at 64² and 256², batch 1 and 16, with both
+//! stage organisations (`Strategy::Registers`, `Strategy::Shared`).
 //!
-//! `cargo bench --bench fft` (criterion). GPU figures are throughput with
+//! `cargo bench --bench fft` (criterion). `copy-floor` is two dispatches
+//! that only read and write every element once: the memory-traffic floor
+//! of a two-pass transform on this adapter. GPU figures are throughput with
 //! transforms recorded back to back in one submission (as the solver and
 //! the network use them): `iters` transforms are recorded, submitted, and
 //! waited for; the time per transform includes bind-group creation and
@@ -13,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use diffclosure::fft::{Fft2d, Transform};
+use diffclosure::fft::{Fft2d, FftOptions, Strategy, Transform};
 use diffclosure::gpu::{DType, Gpu, Profiler, Tensor};
 use realfft::RealFftPlanner;
 use rustfft::num_complex::Complex32;
@@ -31,12 +34,16 @@ struct GpuCase {
 }
 
 impl GpuCase {
-    fn new(gpu: &Gpu, n: usize, batch: usize) -> Self {
+    fn new(gpu: &Gpu, n: usize, batch: usize, strategy: Strategy) -> Self {
+        let opts = FftOptions {
+            strategy: Some(strategy),
+            ..Default::default()
+        };
         let data: Vec<f32> = (0..2 * batch * n * n)
             .map(|i| (i % 17) as f32 - 8.0)
             .collect();
         Self {
-            plan: Fft2d::new(gpu, batch, n, n).expect("plan"),
+            plan: Fft2d::with_options(gpu, batch, n, n, opts).expect("plan"),
             complex: Tensor::from_f32(gpu, &[batch, n, n], DType::C32, &data).expect("tensor"),
             real: Tensor::from_f32(gpu, &[batch, n, n], DType::F32, &data[..batch * n * n])
                 .expect("tensor"),
@@ -68,6 +75,80 @@ impl GpuCase {
             gpu.submit(enc);
             left -= k;
         }
+        gpu.wait().expect("wait");
+        start.elapsed()
+    }
+}
+
+/// The memory floor of a 2-D transform on this adapter: two dispatches that
+/// each read and write every complex element once (what the two FFT passes
+/// must at least do), with no arithmetic.
+struct CopyFloor {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    groups: u32,
+}
+
+const COPY_WGSL: &str = "
+@group(0) @binding(0) var<storage, read_write> a: array<vec2<f32>>;
+@group(0) @binding(1) var<storage, read_write> b: array<vec2<f32>>;
+@compute @workgroup_size(64)
+fn copy(@builtin(global_invocation_id) g: vec3<u32>) {
+    b[g.x] = a[g.x];
+}";
+
+impl CopyFloor {
+    fn new(gpu: &Gpu, case: &GpuCase) -> Self {
+        let module = gpu
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("copy floor"),
+                source: wgpu::ShaderSource::Wgsl(COPY_WGSL.into()),
+            });
+        let pipeline = gpu
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some("copy floor"),
+                layout: None,
+                module: &module,
+                entry_point: Some("copy"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        let scratch = Tensor::zeros(gpu, &case.complex.shape, DType::C32).expect("tensor");
+        let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("copy floor"),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: case.complex.buffer.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: scratch.buffer.as_entire_binding(),
+                },
+            ],
+        });
+        Self {
+            pipeline,
+            bind_group,
+            groups: (case.complex.len() / 64) as u32,
+        }
+    }
+
+    fn time(&self, gpu: &Gpu, iters: u64) -> Duration {
+        let start = Instant::now();
+        let mut enc = gpu.encoder("copy floor");
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &self.bind_group, &[]);
+            for _ in 0..2 * iters {
+                pass.dispatch_workgroups(self.groups, 1, 1);
+            }
+        }
+        gpu.submit(enc);
         gpu.wait().expect("wait");
         start.elapsed()
     }
@@ -158,7 +239,7 @@ impl CpuR2c {
 /// GPU time per pass (rows / columns) from timestamp queries.
 fn print_breakdown(gpu: &Gpu) {
     for (n, batch) in CASES {
-        let case = GpuCase::new(gpu, n, batch);
+        let case = GpuCase::new(gpu, n, batch, Strategy::for_adapter(gpu));
         for t in [Transform::Forward, Transform::R2c] {
             case.time(gpu, t, 1); // builds pipelines
             let Some(mut prof) = Profiler::new(gpu, 16) else {
@@ -200,13 +281,21 @@ fn bench(c: &mut Criterion) {
         group.sample_size(10);
         group.warm_up_time(Duration::from_millis(500));
         group.measurement_time(Duration::from_secs(2));
-        let case = GpuCase::new(&gpu, n, batch);
-        for t in [Transform::Forward, Transform::R2c] {
-            case.time(&gpu, t, 1);
-            let name = if t == Transform::R2c { "r2c" } else { "c2c" };
-            group.bench_function(BenchmarkId::new(name, "gpu"), |b| {
-                b.iter_custom(|iters| case.time(&gpu, t, iters))
-            });
+        let floor = CopyFloor::new(&gpu, &GpuCase::new(&gpu, n, batch, Strategy::Shared));
+        floor.time(&gpu, 1);
+        group.bench_function(BenchmarkId::new("copy-floor", "gpu"), |b| {
+            b.iter_custom(|iters| floor.time(&gpu, iters))
+        });
+        for strategy in [Strategy::Registers, Strategy::Shared] {
+            let case = GpuCase::new(&gpu, n, batch, strategy);
+            let label = format!("gpu-{strategy:?}").to_lowercase();
+            for t in [Transform::Forward, Transform::R2c] {
+                case.time(&gpu, t, 1);
+                let name = if t == Transform::R2c { "r2c" } else { "c2c" };
+                group.bench_function(BenchmarkId::new(name, &label), |b| {
+                    b.iter_custom(|iters| case.time(&gpu, t, iters))
+                });
+            }
         }
         let mut c2c = CpuC2c::new(n, batch);
         group.bench_function(BenchmarkId::new("c2c", "rustfft"), |b| b.iter(|| c2c.run()));

@@ -11,6 +11,7 @@ mod reference;
 mod cli;
 mod fft;
 mod rng;
+mod runtime;
 mod shaders;
 
 use std::sync::OnceLock;

@@ -1,0 +1,92 @@
+//! GPU runtime: tensors, batched readback, kernel registry, profiler, and
+//! the 2-D workgroup grid used beyond 65 535 workgroups.
+
+use std::sync::Arc;
+
+use diffclosure::gpu::{DType, KernelSpec, Profiler, Shader, Slot, Tensor};
+use diffclosure::rng::{Distribution, Rng};
+
+use crate::gpu;
+use crate::reference::philox;
+
+#[test]
+fn tensors_round_trip_and_refuse_bad_shapes() {
+    let g = gpu();
+    let a = Tensor::from_f32(g, &[2, 3], DType::F32, &[1., 2., 3., 4., 5., 6.]).unwrap();
+    let b = Tensor::from_f32(g, &[2], DType::C32, &[7., 8., 9., 10.]).unwrap();
+    let out = g.read(&[&a, &b]).unwrap();
+    assert_eq!(
+        out,
+        vec![vec![1., 2., 3., 4., 5., 6.], vec![7., 8., 9., 10.]]
+    );
+    b.write(g, &[0., 1., 2., 3.]).unwrap();
+    assert_eq!(g.read_one(&b).unwrap(), vec![0., 1., 2., 3.]);
+    assert!(Tensor::from_f32(g, &[2, 3], DType::F32, &[1.0; 5]).is_err());
+    assert!(Tensor::from_f32(g, &[2], DType::C32, &[1.0; 2]).is_err());
+    assert!(Tensor::zeros(g, &[0, 4], DType::F32).is_err());
+    assert!(b.write(g, &[1.0; 3]).is_err());
+    let huge = [1usize << 40];
+    let e = Tensor::zeros(g, &huge, DType::F32).unwrap_err().to_string();
+    assert!(e.contains("max_buffer_size"), "{e}");
+}
+
+#[test]
+fn kernels_are_built_once() {
+    let g = gpu();
+    let spec = KernelSpec {
+        shader: Shader::Rng,
+        entry: "uniform_fill",
+        slots: &[Slot::Uniform, Slot::ReadWrite],
+    };
+    let a = g.kernel(&spec, &[]).unwrap();
+    let b = g.kernel(&spec, &[]).unwrap();
+    assert!(Arc::ptr_eq(&a, &b), "the registry must cache pipelines");
+    let bad = KernelSpec {
+        entry: "no_such_entry",
+        ..spec
+    };
+    assert!(g.kernel(&bad, &[]).is_err());
+}
+
+/// The timestamp profiler reports one positive duration per timed pass,
+/// and an adapter without timestamps gets `None`, not an error.
+#[test]
+fn profiler_times_passes() {
+    let g = gpu();
+    let Some(mut prof) = Profiler::new(g, 2) else {
+        assert!(!g.features.contains(wgpu::Features::TIMESTAMP_QUERY));
+        return;
+    };
+    let t = Tensor::zeros(g, &[1 << 16], DType::F32).unwrap();
+    let mut rng = Rng::new(1);
+    let mut enc = g.encoder("profiled");
+    for label in ["first", "second", "untimed"] {
+        let mut pass = prof.pass(&mut enc, label);
+        rng.record(g, &mut pass, Distribution::Normal, &t).unwrap();
+    }
+    prof.resolve(&mut enc);
+    g.submit(enc);
+    let times = prof.read(g).unwrap();
+    let labels: Vec<&str> = times.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(labels, ["first", "second"]);
+    assert!(times.iter().all(|(_, ns)| *ns > 0.0), "{times:?}");
+}
+
+/// More than 65 535 workgroups: the dispatch folds into a 2-D grid and the
+/// kernel unfolds it; the last values match the CPU twin.
+#[test]
+fn dispatch_beyond_one_grid_dimension() {
+    let g = gpu();
+    let per_dim = g.limits.max_compute_workgroups_per_dimension as usize;
+    // rng: 64 invocations x 4 values per workgroup.
+    let n = (per_dim + 1000) * 256 + 3;
+    let t = Tensor::zeros(g, &[n], DType::F32).unwrap();
+    let (x, y) = g.grid(n.div_ceil(256) as u32);
+    assert!(y > 1, "test must need a 2-D grid ({x} x {y})");
+    Rng::new(3).fill(g, Distribution::Uniform, &t).unwrap();
+    let out = g.read_one(&t).unwrap();
+    let want = philox::uniforms(3, 0, n);
+    for i in [0, 1, n / 2, n - 4, n - 3, n - 2, n - 1] {
+        assert_eq!(out[i], want[i], "element {i}");
+    }
+}

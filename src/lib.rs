@@ -20,6 +20,7 @@ pub mod cli;
 pub mod error;
 pub mod fft;
 pub mod gpu;
+pub mod ns;
 pub mod rng;
 
 pub use error::{Error, Result};

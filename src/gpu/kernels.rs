@@ -19,38 +19,30 @@ pub enum Shader {
     Fft,
     /// `shaders/rng.wgsl`: Philox4x32-10 uniform / normal fills.
     Rng,
+    /// `shaders/spectral.wgsl`: Navier–Stokes right-hand side and update.
+    Spectral,
 }
 
-/// Every shader file: (file name, WGSL source). Used by the registry and by
-/// the naga validation test.
-pub const SHADERS: &[(Shader, &str, &str)] = &[
-    (
-        Shader::Fft,
-        "fft.wgsl",
-        include_str!("../../shaders/fft.wgsl"),
-    ),
-    (
-        Shader::Rng,
-        "rng.wgsl",
-        include_str!("../../shaders/rng.wgsl"),
-    ),
-];
-
 impl Shader {
-    fn entry(self) -> &'static (Shader, &'static str, &'static str) {
-        // SHADERS lists every variant once; the unit test below guards it.
-        SHADERS
-            .iter()
-            .find(|(s, _, _)| *s == self)
-            .unwrap_or(&SHADERS[0])
-    }
+    /// Every shader, for the registry and the naga validation test.
+    pub const ALL: [Shader; 3] = [Shader::Fft, Shader::Rng, Shader::Spectral];
+
     /// File name under `shaders/`.
     pub fn file(self) -> &'static str {
-        self.entry().1
+        match self {
+            Shader::Fft => "fft.wgsl",
+            Shader::Rng => "rng.wgsl",
+            Shader::Spectral => "spectral.wgsl",
+        }
     }
-    /// WGSL source text.
+
+    /// WGSL source text (embedded at build time).
     pub fn source(self) -> &'static str {
-        self.entry().2
+        match self {
+            Shader::Fft => include_str!("../../shaders/fft.wgsl"),
+            Shader::Rng => include_str!("../../shaders/rng.wgsl"),
+            Shader::Spectral => include_str!("../../shaders/spectral.wgsl"),
+        }
     }
 }
 
@@ -261,18 +253,5 @@ impl Gpu {
         pass.set_pipeline(&kernel.pipeline);
         pass.set_bind_group(0, bind_group, &[]);
         pass.dispatch_workgroups(x, y, 1);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_shader_listed_once() {
-        for s in [Shader::Fft, Shader::Rng] {
-            assert_eq!(SHADERS.iter().filter(|(x, _, _)| *x == s).count(), 1);
-            assert_eq!(s.entry().0, s);
-        }
     }
 }

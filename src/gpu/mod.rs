@@ -12,6 +12,6 @@ pub use context::{
     list_adapters, AdapterSummary, Backend, Gpu, GpuOptions, ADAPTER_ENV, BACKEND_ENV,
     NO_ADAPTER_HELP,
 };
-pub use kernels::{Kernel, KernelSpec, Shader, Slot, SHADERS};
+pub use kernels::{Kernel, KernelSpec, Shader, Slot};
 pub use profile::Profiler;
 pub use tensor::{DType, Tensor};

@@ -9,4 +9,5 @@
 #![allow(dead_code)]
 
 pub mod fft;
+pub mod ns;
 pub mod philox;

@@ -10,6 +10,7 @@ mod reference;
 
 mod cli;
 mod fft;
+mod ns;
 mod rng;
 mod runtime;
 mod shaders;

@@ -1,11 +1,12 @@
 //! Every WGSL file of `shaders/` parses and validates with naga, with all
 //! capabilities off that we do not request from the device.
 
-use diffclosure::gpu::SHADERS;
+use diffclosure::gpu::Shader;
 
 #[test]
 fn shaders_validate_with_naga() {
-    for (_, file, source) in SHADERS {
+    for shader in Shader::ALL {
+        let (file, source) = (shader.file(), shader.source());
         let module = naga::front::wgsl::parse_str(source)
             .unwrap_or_else(|e| panic!("{file}: {}", e.emit_to_string(source)));
         naga::valid::Validator::new(
@@ -27,7 +28,7 @@ fn every_file_in_shaders_dir_is_registered() {
         .filter(|n| n.ends_with(".wgsl"))
         .collect();
     on_disk.sort();
-    let mut listed: Vec<String> = SHADERS.iter().map(|(_, f, _)| f.to_string()).collect();
+    let mut listed: Vec<String> = Shader::ALL.iter().map(|s| s.file().to_string()).collect();
     listed.sort();
-    assert_eq!(on_disk, listed, "shaders/ and gpu::SHADERS disagree");
+    assert_eq!(on_disk, listed, "shaders/ and gpu::Shader::ALL disagree");
 }

@@ -1,0 +1,170 @@
+// Pseudo-spectral 2-D incompressible Navier–Stokes in vorticity form on a
+// periodic square [0, L)^2, n x n points, batched:
+//
+//   dw/dt + u . grad w = nu lap w - drag w + f,
+//   u = (d psi/dy, -d psi/dx),  -lap psi = w.
+//
+// Fields are [B, n, n] row-major (y rows, x columns); spectra are NumPy
+// half spectra [B, n, n/2+1]: bin (iy, ix) has kx = ix kappa and
+// ky = (iy <= n/2 ? iy : iy - n) kappa, kappa = 2 pi / L. The solver
+// (src/ns/solver.rs) chains, per right-hand-side evaluation:
+//   velocity_gradients (spectral)  ->  c2r of 4 fields per sample
+//   advection (physical)           ->  r2c
+//   cn_update (spectral): Crank–Nicolson for the linear terms with the
+//   dealiased (2/3 rule) advection and the forcing explicit.
+// Source: the scheme of the PyTorch baseline ../shared/baselines/torch_ns.py
+// (CN + Heun), itself the standard Fourier–Galerkin method of Canuto et al.,
+// "Spectral Methods", ch. 7.
+
+struct Params {
+    // Grid points per side.
+    n: u32,
+    // Half-spectrum width n/2 + 1.
+    half: u32,
+    // Number of half-spectrum elements of the whole batch: B n (n/2+1).
+    spec_len: u32,
+    // Number of physical points of the whole batch: B n n.
+    phys_len: u32,
+    // 2 pi / L.
+    kappa: f32,
+    // Kinematic viscosity nu.
+    nu: f32,
+    // Linear drag coefficient.
+    drag: f32,
+    // Time step.
+    dt: f32,
+    // Weights of the two advection terms in cn_update:
+    // forward Euler (1, 0), Heun corrector (1/2, 1/2).
+    c1: f32,
+    c2: f32,
+    _pad0: f32,
+    _pad1: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+fn flat_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * 64u;
+}
+
+struct Mode {
+    // Integer wavenumbers (kx, ky) of the bin.
+    jx: i32,
+    jy: i32,
+    // Batch index and position in the per-sample spectrum.
+    b: u32,
+    local: u32,
+}
+
+fn mode(i: u32) -> Mode {
+    let per = p.n * p.half;
+    let local = i % per;
+    let iy = local / p.half;
+    let ix = local % p.half;
+    var jy = i32(iy);
+    if iy > p.n / 2u {
+        jy = jy - i32(p.n);
+    }
+    return Mode(i32(ix), jy, i / per, local);
+}
+
+// The Nyquist bins (|j| = n/2) of odd derivatives are zeroed: their sign is
+// ambiguous on an even grid and keeping them would make the derivative of
+// a real field complex.
+fn deriv_factor(j: i32) -> f32 {
+    if u32(abs(j)) * 2u == p.n {
+        return 0.0;
+    }
+    return f32(j) * p.kappa;
+}
+
+// 2/3-rule dealiasing: keep |jx|, |jy| <= n/3.
+fn dealias(m: Mode) -> f32 {
+    let keep = 3u * u32(abs(m.jx)) <= p.n && 3u * u32(abs(m.jy)) <= p.n;
+    return select(0.0, 1.0, keep);
+}
+
+fn times_i(a: vec2<f32>) -> vec2<f32> {
+    return vec2<f32>(-a.y, a.x);
+}
+
+// ---- velocity_gradients: w_hat [B, n, half] -> grads [B, 4, n, half] =
+// (u_hat, v_hat, (dw/dx)_hat, (dw/dy)_hat), psi_hat = w_hat / |k|^2.
+@group(0) @binding(1) var<storage, read> vg_w: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read_write> vg_out: array<vec2<f32>>;
+
+@compute @workgroup_size(64)
+fn velocity_gradients(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = flat_id(gid, nwg);
+    if i >= p.spec_len {
+        return;
+    }
+    let m = mode(i);
+    let w = vg_w[i];
+    let kx = f32(m.jx) * p.kappa;
+    let ky = f32(m.jy) * p.kappa;
+    let k2 = kx * kx + ky * ky;
+    let psi = select(w / k2, vec2<f32>(0.0), k2 == 0.0);
+    let dx = deriv_factor(m.jx);
+    let dy = deriv_factor(m.jy);
+    let per = p.n * p.half;
+    let base = m.b * 4u * per + m.local;
+    vg_out[base] = dy * times_i(psi);
+    vg_out[base + per] = -dx * times_i(psi);
+    vg_out[base + 2u * per] = dx * times_i(w);
+    vg_out[base + 3u * per] = dy * times_i(w);
+}
+
+// ---- advection: grads [B, 4, n, n] (u, v, dw/dx, dw/dy) -> u . grad w [B, n, n].
+@group(0) @binding(1) var<storage, read> ad_grads: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ad_out: array<f32>;
+
+@compute @workgroup_size(64)
+fn advection(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = flat_id(gid, nwg);
+    if i >= p.phys_len {
+        return;
+    }
+    let per = p.n * p.n;
+    let b = i / per;
+    let base = b * 4u * per + (i % per);
+    ad_out[i] = ad_grads[base] * ad_grads[base + 2u * per]
+        + ad_grads[base + per] * ad_grads[base + 3u * per];
+}
+
+// ---- cn_update: one Crank–Nicolson step with explicit advection/forcing,
+// w_out = ((1 - a) w + dt g) / (1 + a),  g = f - mask (c1 N1 + c2 N2),
+// a = dt/2 (nu |k|^2 + drag); f is one forcing spectrum [n, half] for
+// every sample.
+@group(0) @binding(1) var<storage, read> cn_w: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read> cn_n1: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read> cn_n2: array<vec2<f32>>;
+@group(0) @binding(4) var<storage, read> cn_f: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read_write> cn_out: array<vec2<f32>>;
+
+@compute @workgroup_size(64)
+fn cn_update(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = flat_id(gid, nwg);
+    if i >= p.spec_len {
+        return;
+    }
+    let m = mode(i);
+    let kx = f32(m.jx) * p.kappa;
+    let ky = f32(m.jy) * p.kappa;
+    let a = 0.5 * p.dt * (p.nu * (kx * kx + ky * ky) + p.drag);
+    let adv = dealias(m) * (p.c1 * cn_n1[i] + p.c2 * cn_n2[i]);
+    // Increment form of ((1 - a) w + dt g) / (1 + a): in f32, 1 - a and
+    // 1 + a round a ~ 1e-6 to a few percent, a bias repeated every step
+    // (4e-5 after 1000 Taylor–Green steps); the increment keeps a exact.
+    let w = cn_w[i];
+    cn_out[i] = w + (p.dt * (cn_f[m.local] - adv) - 2.0 * a * w) / (1.0 + a);
+}

@@ -1,0 +1,8 @@
+//! 2-D incompressible Navier–Stokes in vorticity form, pseudo-spectral, on
+//! the GPU (`shaders/spectral.wgsl`): the solver that produces the fine
+//! truth and runs the coarse model (science.md §2).
+
+pub mod diagnostics;
+mod solver;
+
+pub use solver::{NsConfig, NsSolver, TimeScheme};

@@ -37,8 +37,13 @@ struct Params {
     // forward Euler (1, 0), Heun corrector (1/2, 1/2).
     c1: f32,
     c2: f32,
-    _pad0: f32,
-    _pad1: f32,
+    // Stochastic forcing (science.md §2, the reference code's Q-Wiener
+    // forcing): per step dt sigma xi_hat with xi_hat = b(k) z, b(k) =
+    // exp(-alpha |k|^2 / 2) n^2 / (L sqrt(dt)) and z the Hermitian part of
+    // complex white noise summed over kappa draws; noise_scale = sigma
+    // sqrt(kappa) n^2 / (L sqrt(dt)), 0 when off.
+    noise_alpha: f32,
+    noise_scale: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -147,6 +152,24 @@ fn advection(
 @group(0) @binding(3) var<storage, read> cn_n2: array<vec2<f32>>;
 @group(0) @binding(4) var<storage, read> cn_f: array<vec2<f32>>;
 @group(0) @binding(5) var<storage, read_write> cn_out: array<vec2<f32>>;
+// Standard normals, one complex pair per half-spectrum bin [B, n, half].
+@group(0) @binding(6) var<storage, read> cn_noise: array<vec2<f32>>;
+
+// Hermitian part of white complex noise, in distribution: each generic bin
+// (Z(k) + conj Z(-k)) / 2 has variance 1/2 per component; the bins that are
+// their own conjugate (kx, ky in {0, n/2}) are real with variance 1.
+// The k = 0 bin gets none: a periodic flow has zero mean vorticity (the
+// reference code lets its mean random-walk; no velocity feels it).
+fn hermitian_noise(m: Mode, z: vec2<f32>) -> vec2<f32> {
+    if m.jx == 0 && m.jy == 0 {
+        return vec2<f32>(0.0);
+    }
+    let self_conj = (m.jx == 0 || u32(m.jx) * 2u == p.n) && (m.jy == 0 || u32(abs(m.jy)) * 2u == p.n);
+    if self_conj {
+        return vec2<f32>(z.x, 0.0);
+    }
+    return z * 0.70710678118654752;
+}
 
 @compute @workgroup_size(64)
 fn cn_update(
@@ -162,9 +185,14 @@ fn cn_update(
     let ky = f32(m.jy) * p.kappa;
     let a = 0.5 * p.dt * (p.nu * (kx * kx + ky * ky) + p.drag);
     let adv = dealias(m) * (p.c1 * cn_n1[i] + p.c2 * cn_n2[i]);
+    var g = cn_f[m.local] - adv;
+    if p.noise_scale != 0.0 {
+        let b = p.noise_scale * exp(-0.5 * p.noise_alpha * (kx * kx + ky * ky));
+        g += b * hermitian_noise(m, cn_noise[i]);
+    }
     // Increment form of ((1 - a) w + dt g) / (1 + a): in f32, 1 - a and
     // 1 + a round a ~ 1e-6 to a few percent, a bias repeated every step
     // (4e-5 after 1000 Taylor–Green steps); the increment keeps a exact.
     let w = cn_w[i];
-    cn_out[i] = w + (p.dt * (cn_f[m.local] - adv) - 2.0 * a * w) / (1.0 + a);
+    cn_out[i] = w + (p.dt * g - 2.0 * a * w) / (1.0 + a);
 }

@@ -5,4 +5,4 @@
 pub mod diagnostics;
 mod solver;
 
-pub use solver::{NsConfig, NsSolver, TimeScheme};
+pub use solver::{NsConfig, NsSolver, StochasticForcing, TimeScheme};

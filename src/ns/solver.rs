@@ -13,6 +13,7 @@
 use crate::error::{Error, Result};
 use crate::fft::{Fft2d, Transform};
 use crate::gpu::{DType, Gpu, Kernel, KernelSpec, Shader, Slot, Tensor};
+use crate::rng::{Distribution, Rng};
 
 /// Explicit scheme for the advection and forcing terms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +22,21 @@ pub enum TimeScheme {
     Euler,
     /// Heun predictor–corrector (CN–Heun): second order, two evaluations.
     Heun,
+}
+
+/// Additive spatially correlated white-in-time forcing `σ ξ`: the Q-Wiener
+/// forcing of the reference code (Lord, Powell & Shardlow, "An Introduction
+/// to Computational Stochastic PDEs", Alg. 4.5 / 10.6). Per step the
+/// vorticity receives `dt σ ξ̂(k)`, `ξ̂(k) = exp(−α|k|²/2) n²/(L√dt) z(k)`,
+/// `z` the Hermitian part of complex white noise summed over `kappa` draws.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StochasticForcing {
+    /// Spectral decay α (in units of length²; |k| in radians per length).
+    pub alpha: f64,
+    /// Number of summed normal draws κ (variance κ per component).
+    pub kappa: u32,
+    /// Amplitude σ.
+    pub sigma: f64,
 }
 
 /// Physical and numerical parameters of a run.
@@ -40,6 +56,10 @@ pub struct NsConfig {
     pub scheme: TimeScheme,
     /// Trajectories advanced together.
     pub batch: usize,
+    /// Stochastic forcing, if any.
+    pub stochastic: Option<StochasticForcing>,
+    /// Seed of the stochastic forcing's random stream.
+    pub seed: u64,
 }
 
 impl NsConfig {
@@ -62,6 +82,13 @@ impl NsConfig {
         }
         if self.batch == 0 {
             return bad("batch must be >= 1".into());
+        }
+        if let Some(sf) = self.stochastic {
+            if !(sf.alpha.is_finite() && sf.alpha >= 0.0 && sf.sigma.is_finite() && sf.kappa >= 1) {
+                return bad(format!(
+                    "stochastic forcing {sf:?}: needs alpha >= 0, finite sigma, kappa >= 1"
+                ));
+            }
         }
         for (name, v, positive) in [
             ("length", self.length, true),
@@ -93,7 +120,8 @@ struct Params {
     dt: f32,
     c1: f32,
     c2: f32,
-    _pad: [f32; 2],
+    noise_alpha: f32,
+    noise_scale: f32,
 }
 
 const GRADS: KernelSpec = KernelSpec {
@@ -116,6 +144,7 @@ const UPDATE: KernelSpec = KernelSpec {
         Slot::Read,
         Slot::Read,
         Slot::ReadWrite,
+        Slot::Read,
     ],
 };
 
@@ -132,6 +161,9 @@ pub struct NsSolver {
     grads: Tensor,
     adv: Tensor,
     forcing: Tensor,
+    /// Normals for the stochastic forcing, refilled every step.
+    noise: Option<Tensor>,
+    rng: Rng,
     fft: Fft2d,
     fft4: Fft2d,
     grads_k: std::sync::Arc<Kernel>,
@@ -195,7 +227,11 @@ impl NsSolver {
             dt: cfg.dt as f32,
             c1,
             c2,
-            _pad: [0.0; 2],
+            noise_alpha: cfg.stochastic.map_or(0.0, |s| s.alpha as f32),
+            noise_scale: cfg.stochastic.map_or(0.0, |s| {
+                (s.sigma * f64::from(s.kappa).sqrt() * (n * n) as f64
+                    / (cfg.length * cfg.dt.sqrt())) as f32
+            }),
         };
         let euler = gpu.uniform("ns euler", &params(1.0, 0.0));
         let heun = gpu.uniform("ns heun", &params(0.5, 0.5));
@@ -220,6 +256,13 @@ impl NsSolver {
                 adv.buffer.as_entire_binding(),
             ],
         );
+        let noise = match cfg.stochastic {
+            Some(_) => Some(spec(&[b, n, half])?),
+            None => None,
+        };
+        // Without stochastic forcing the noise slot is bound to a tensor the
+        // kernel never reads (noise_scale = 0).
+        let noise_binding = noise.as_ref().unwrap_or(&n1);
         let update_bg = |c: usize, u: &wgpu::Buffer, second: &Tensor| {
             gpu.bind(
                 &update_k,
@@ -230,6 +273,7 @@ impl NsSolver {
                     second.buffer.as_entire_binding(),
                     forcing_hat.buffer.as_entire_binding(),
                     w[1 - c].buffer.as_entire_binding(),
+                    noise_binding.buffer.as_entire_binding(),
                 ],
             )
         };
@@ -248,6 +292,8 @@ impl NsSolver {
             grads,
             adv,
             forcing: forcing_hat,
+            noise,
+            rng: Rng::new(cfg.seed),
             fft,
             fft4,
             grads_k,
@@ -263,6 +309,17 @@ impl NsSolver {
     /// The configuration.
     pub fn config(&self) -> &NsConfig {
         &self.cfg
+    }
+
+    /// Position of the stochastic forcing's random stream (save it with the
+    /// state to resume bit-exactly).
+    pub fn rng_counter(&self) -> u64 {
+        self.rng.counter()
+    }
+
+    /// Restores the random stream position saved by [`NsSolver::rng_counter`].
+    pub fn set_rng_counter(&mut self, counter: u64) {
+        self.rng = Rng::with_counter(self.cfg.seed, counter);
     }
 
     /// The forcing half spectrum `[1, n, n/2+1]`.
@@ -374,6 +431,10 @@ impl NsSolver {
         });
         for _ in 0..steps {
             let c = self.cur;
+            if let Some(noise) = &self.noise {
+                self.rng
+                    .record(&self.gpu, &mut pass, Distribution::Normal, noise)?;
+            }
             self.record_advection(&mut pass, c, &self.n1)?;
             self.gpu.dispatch(
                 &mut pass,

@@ -17,6 +17,7 @@
 //! [`fft`]s and the counter-based [`rng`].
 
 pub mod cli;
+pub mod data;
 pub mod error;
 pub mod fft;
 pub mod gpu;

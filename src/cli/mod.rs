@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions, one file per subcommand.
 
 mod info;
+mod simulate;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -46,6 +47,9 @@ enum Command {
     /// List GPU adapters with backend, type, driver, limits and features,
     /// and check the selected one by running an FFT and the RNG on it.
     Info(info::InfoArgs),
+    /// Simulate truth trajectories of a preset (2-D Navier–Stokes on the GPU)
+    /// and write vorticity snapshots to a safetensors file.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Parses the process arguments and runs the chosen subcommand.
@@ -56,5 +60,6 @@ pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Info(args) => info::run(&cli.gpu, &args),
+        Command::Simulate(args) => simulate::run(&cli.gpu, &args),
     }
 }

@@ -3,6 +3,8 @@
 //! truth and runs the coarse model (science.md §2).
 
 pub mod diagnostics;
+mod preset;
 mod solver;
 
+pub use preset::{Grf, GrfScale, Preset, PresetSpec};
 pub use solver::{NsConfig, NsSolver, StochasticForcing, TimeScheme};

@@ -332,6 +332,15 @@ impl NsSolver {
         &self.w[self.cur]
     }
 
+    /// Reads the current vorticity half spectra back, `[B, n, n/2+1]`
+    /// interleaved complex (exact state, for checkpoints).
+    ///
+    /// # Errors
+    /// As [`Gpu::read`].
+    pub fn read_vorticity_hat(&self) -> Result<Vec<f32>> {
+        self.gpu.read_one(&self.w[self.cur])
+    }
+
     /// Sets the vorticity of every trajectory from physical values
     /// `[B, n, n]`.
     ///
@@ -352,6 +361,22 @@ impl NsSolver {
             .run(&mut enc, Transform::R2c, &phys, &self.w[self.cur])?;
         self.gpu.submit(enc);
         Ok(())
+    }
+
+    /// Sets the vorticity half spectra `[B, n, n/2+1]` (interleaved complex).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for a wrong length or NaN/Inf values.
+    pub fn set_vorticity_hat(&mut self, w_hat: &[f32]) -> Result<()> {
+        let t = &self.w[self.cur];
+        if w_hat.len() != t.floats() || w_hat.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Shape(format!(
+                "vorticity spectrum must be {:?} finite complex values, got {} floats",
+                t.shape,
+                w_hat.len()
+            )));
+        }
+        t.write(&self.gpu, w_hat)
     }
 
     /// Reads the physical vorticity `[B, n, n]` back.

@@ -69,3 +69,163 @@ fn unknown_adapter_and_backend_are_refused() {
     assert!(!ok);
     assert!(stderr.contains("unknown backend 'cuda'"), "{stderr}");
 }
+
+mod simulate {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use diffclosure::data::io::{self, NamedTensor};
+
+    use super::diffclosure;
+
+    fn tmp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("diffclosure-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        let _ = std::fs::remove_file(&p);
+        let _ = std::fs::remove_file(p.with_extension("safetensors.state"));
+        p
+    }
+
+    fn write_init(path: &Path, shape: &[usize], value: f32) {
+        let t = NamedTensor {
+            shape: shape.to_vec(),
+            data: vec![value; shape.iter().product()],
+        };
+        io::write_atomic(path, &[("vorticity", &t)], &HashMap::new()).unwrap();
+    }
+
+    const SMALL: [&str; 8] = [
+        "simulate",
+        "--grid",
+        "32",
+        "--steps",
+        "200",
+        "--snapshot-every",
+        "50",
+        "--quiet",
+    ];
+
+    fn run(extra: &[&str], out: &Path) -> (bool, String, String) {
+        let mut args: Vec<&str> = SMALL.to_vec();
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+        diffclosure(&args)
+    }
+
+    #[test]
+    fn writes_snapshots_with_metadata() {
+        let out = tmp("ok.safetensors");
+        let (ok, _, stderr) = run(&["--batch", "2"], &out);
+        assert!(ok, "{stderr}");
+        let f = io::read(&out).unwrap();
+        assert_eq!(f.get(&out, "vorticity").unwrap().shape, vec![5, 2, 32, 32]);
+        assert_eq!(
+            f.get(&out, "time").unwrap().data,
+            vec![0.0, 0.05, 0.1, 0.15, 0.2]
+        );
+        assert_eq!(f.meta(&out, "preset").unwrap(), "seed");
+        assert_eq!(f.meta(&out, "grid").unwrap(), "32");
+        let w = &f.get(&out, "vorticity").unwrap().data;
+        assert!(w.iter().all(|v| v.is_finite()));
+        // Two independent initial conditions.
+        assert_ne!(w[..1024], w[1024..2048]);
+    }
+
+    #[test]
+    fn refuses_bad_input_without_touching_files() {
+        let out = tmp("existing.safetensors");
+        std::fs::write(&out, b"precious").unwrap();
+        let (ok, _, e) = run(&[], &out);
+        assert!(!ok && e.contains("exists"), "{e}");
+        assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+
+        let out = tmp("never.safetensors");
+        let nan = tmp("nan.safetensors");
+        write_init(&nan, &[32, 32], f32::NAN);
+        let (ok, _, e) = run(&["--init", nan.to_str().unwrap()], &out);
+        assert!(!ok && e.contains("non-finite"), "{e}");
+        let shape = tmp("shape.safetensors");
+        write_init(&shape, &[16, 16], 0.0);
+        let (ok, _, e) = run(&["--init", shape.to_str().unwrap()], &out);
+        assert!(!ok && e.contains("expected [32, 32]"), "{e}");
+        let garbage = tmp("garbage.safetensors");
+        std::fs::write(&garbage, b"not a tensor file").unwrap();
+        let (ok, _, e) = run(&["--init", garbage.to_str().unwrap()], &out);
+        assert!(!ok && e.contains("not a valid safetensors"), "{e}");
+        let (ok, _, e) = diffclosure(&[
+            "simulate",
+            "--grid",
+            "48",
+            "--steps",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(!ok && e.contains("power of two"), "{e}");
+        let (ok, _, e) = run(&["--dt", "0.5"], &out);
+        assert!(!ok && e.contains("CFL"), "{e}");
+        assert!(!out.exists(), "a failed run must not leave an output");
+        assert!(!e.contains("panicked"), "{e}");
+    }
+
+    /// Kill a run after its first state checkpoint, resume it: the result
+    /// equals an uninterrupted run bit for bit (state = exact spectrum +
+    /// random-stream position, same adapter).
+    #[test]
+    fn resumed_run_equals_uninterrupted_run() {
+        let args = [
+            "simulate",
+            "--grid",
+            "32",
+            "--steps",
+            "3000",
+            "--snapshot-every",
+            "100",
+            "--checkpoint-every",
+            "1",
+            "--quiet",
+        ];
+        let whole = tmp("whole.safetensors");
+        let mut a = args.to_vec();
+        a.extend_from_slice(&["--out", whole.to_str().unwrap()]);
+        let (ok, _, e) = diffclosure(&a);
+        assert!(ok, "{e}");
+
+        let cut = tmp("cut.safetensors");
+        let state = cut.with_extension("safetensors.state");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_diffclosure"))
+            .args(args)
+            .args(["--out", cut.to_str().unwrap()])
+            .spawn()
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        while !state.exists() && t0.elapsed().as_secs() < 120 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            !cut.exists(),
+            "the run finished before it could be interrupted"
+        );
+        assert!(state.exists());
+        let (ok, _, e) = diffclosure(&[&args[..], &["--out", cut.to_str().unwrap()]].concat());
+        assert!(
+            !ok && e.contains("--resume"),
+            "a leftover state must not be ignored: {e}"
+        );
+        let (ok, _, e) =
+            diffclosure(&[&args[..], &["--resume", "--out", cut.to_str().unwrap()]].concat());
+        assert!(ok, "{e}");
+        assert!(!state.exists(), "the state file is removed after success");
+        let (fa, fb) = (io::read(&whole).unwrap(), io::read(&cut).unwrap());
+        for name in ["vorticity", "time"] {
+            let (a, b) = (fa.get(&whole, name).unwrap(), fb.get(&cut, name).unwrap());
+            assert_eq!(a.shape, b.shape, "{name}");
+            let diff = a.data.iter().zip(&b.data).position(|(x, y)| x != y);
+            assert_eq!(diff, None, "{name} differs first at flat index {diff:?}");
+        }
+    }
+}

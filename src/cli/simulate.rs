@@ -1,0 +1,415 @@
+//! `diffclosure simulate`: truth trajectories of a preset on the GPU, with
+//! snapshots written to safetensors, a progress bar and resumable state.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::GpuArgs;
+use crate::data::io::{self, NamedTensor};
+use crate::gpu::Gpu;
+use crate::ns::{NsConfig, NsSolver, Preset, TimeScheme};
+
+/// Options of `diffclosure simulate`.
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// Preset: seed (Kolmogorov flow, default) or reference (the paper's code).
+    #[arg(long, default_value = "seed", value_parser = parse_preset)]
+    preset: Preset,
+    /// Grid points per side (power of two); default: the preset's fine grid.
+    #[arg(long)]
+    grid: Option<usize>,
+    /// Number of trajectories (independent initial conditions).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Seed of the initial conditions and the stochastic forcing.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// End time; default: the end of the preset's data window.
+    #[arg(long, conflicts_with = "steps")]
+    t_end: Option<f64>,
+    /// Number of steps instead of --t-end.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Time of the first snapshot; default: the start of the preset's data
+    /// window (0 with --steps or a --t-end before it).
+    #[arg(long)]
+    t_start: Option<f64>,
+    /// Steps between snapshots; default: the preset's (10).
+    #[arg(long)]
+    snapshot_every: Option<usize>,
+    /// Time step; default: the preset's.
+    #[arg(long)]
+    dt: Option<f64>,
+    /// Explicit scheme for advection: heun (2nd order) or euler.
+    #[arg(long, default_value = "heun", value_parser = parse_scheme)]
+    scheme: TimeScheme,
+    /// Start from this vorticity (safetensors tensor `vorticity`, shape
+    /// [n, n], [B, n, n] or [T, B, n, n] — the last snapshot is used)
+    /// instead of a Gaussian random field.
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// Output file (safetensors: `vorticity` [T, B, n, n], `time` [T]).
+    #[arg(long)]
+    out: PathBuf,
+    /// Snapshots between state checkpoints (`OUT.state`).
+    #[arg(long, default_value_t = 100)]
+    checkpoint_every: usize,
+    /// Continue from `OUT.state` left by an interrupted run.
+    #[arg(long)]
+    resume: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_preset(s: &str) -> std::result::Result<Preset, String> {
+    s.parse().map_err(|e: crate::Error| e.to_string())
+}
+
+fn parse_scheme(s: &str) -> std::result::Result<TimeScheme, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "heun" => Ok(TimeScheme::Heun),
+        "euler" => Ok(TimeScheme::Euler),
+        other => Err(format!("unknown scheme '{other}': expected heun or euler")),
+    }
+}
+
+/// The run, resolved from the arguments and the preset.
+struct Plan {
+    cfg: NsConfig,
+    steps: usize,
+    first_snapshot: usize,
+    every: usize,
+}
+
+impl Plan {
+    fn new(a: &SimulateArgs) -> Result<Self> {
+        let spec = a.preset.spec();
+        let n = a.grid.unwrap_or(spec.fine_n);
+        let mut cfg = a.preset.config(n, a.batch, a.seed);
+        cfg.scheme = a.scheme;
+        if let Some(dt) = a.dt {
+            cfg.dt = dt;
+        }
+        cfg.validate()?;
+        let steps = match (a.steps, a.t_end) {
+            (Some(s), _) => s,
+            (None, t) => {
+                let t = t.unwrap_or(spec.window.1);
+                if !(t.is_finite() && t > 0.0) {
+                    bail!("--t-end {t}: must be a positive time");
+                }
+                (t / cfg.dt).round() as usize
+            }
+        };
+        if steps == 0 {
+            bail!("nothing to do: 0 steps");
+        }
+        let every = a.snapshot_every.unwrap_or(spec.snapshot_every);
+        if every == 0 {
+            bail!("--snapshot-every must be >= 1");
+        }
+        let t_start = a.t_start.unwrap_or(
+            if a.steps.is_some() || a.t_end.is_some_and(|t| t < spec.window.0) {
+                0.0
+            } else {
+                spec.window.0
+            },
+        );
+        let first_snapshot = ((t_start / cfg.dt).round().max(0.0) as usize).min(steps);
+        Ok(Self {
+            cfg,
+            steps,
+            first_snapshot,
+            every,
+        })
+    }
+
+    /// Step indices at which snapshots are taken.
+    fn snapshot_steps(&self) -> impl Iterator<Item = usize> + '_ {
+        (self.first_snapshot..=self.steps).step_by(self.every)
+    }
+
+    fn metadata(&self, a: &SimulateArgs) -> HashMap<String, String> {
+        let c = &self.cfg;
+        let mut m = HashMap::new();
+        let mut put = |k: &str, v: String| {
+            m.insert(k.to_string(), v);
+        };
+        put("format", "diffclosure.trajectory.v1".into());
+        put("preset", a.preset.to_string());
+        put("forcing", a.preset.spec().forcing_formula.into());
+        put("grid", c.n.to_string());
+        put("length", c.length.to_string());
+        put("nu", c.nu.to_string());
+        put("drag", c.drag.to_string());
+        put("dt", c.dt.to_string());
+        put("scheme", format!("{:?}", c.scheme).to_lowercase());
+        put("batch", c.batch.to_string());
+        put("seed", c.seed.to_string());
+        put("steps", self.steps.to_string());
+        put("snapshot_every", self.every.to_string());
+        put("first_snapshot_step", self.first_snapshot.to_string());
+        put(
+            "stochastic",
+            c.stochastic.map_or("none".into(), |s| {
+                format!("alpha={} kappa={} sigma={}", s.alpha, s.kappa, s.sigma)
+            }),
+        );
+        put(
+            "init",
+            a.init
+                .as_ref()
+                .map_or("grf".into(), |p| p.display().to_string()),
+        );
+        put("version", env!("CARGO_PKG_VERSION").into());
+        m
+    }
+}
+
+fn state_path(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".state");
+    out.with_file_name(name)
+}
+
+/// Reads `--init`: the last snapshot of tensor `vorticity`, broadcast over
+/// the batch when it holds one field.
+fn read_init(path: &Path, n: usize, batch: usize) -> Result<Vec<f32>> {
+    let f = io::read(path)?;
+    let t = f.get(path, "vorticity")?;
+    let s = &t.shape;
+    let ok_grid = s.len() >= 2 && s[s.len() - 2] == n && s[s.len() - 1] == n;
+    if !ok_grid || s.len() > 4 {
+        bail!(
+            "{}: vorticity has shape {s:?}; expected [{n}, {n}], [B, {n}, {n}] or [T, B, {n}, {n}] for --grid {n}",
+            path.display()
+        );
+    }
+    let b = if s.len() >= 3 { s[s.len() - 3] } else { 1 };
+    let last = &t.data[t.data.len() - b * n * n..];
+    if let Some(i) = last.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "{}: vorticity has a non-finite value ({}) at index {i}",
+            path.display(),
+            last[i]
+        );
+    }
+    match b {
+        _ if b == batch => Ok(last.to_vec()),
+        1 => Ok(last.repeat(batch)),
+        _ => bail!(
+            "{}: holds {b} fields, but --batch is {batch} (give 1 field or {batch})",
+            path.display()
+        ),
+    }
+}
+
+/// Runs `diffclosure simulate`.
+///
+/// # Errors
+/// Bad arguments or input files (before any GPU work), an existing output,
+/// a CFL number over 1 or a non-finite state (the state checkpoint is kept).
+pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
+    let plan = Plan::new(a)?;
+    let (n, b) = (plan.cfg.n, plan.cfg.batch);
+    io::refuse_existing(&a.out)?;
+    let state = state_path(&a.out);
+    if state.exists() && !a.resume {
+        bail!(
+            "{} exists (an interrupted run): pass --resume to continue it, or remove it",
+            state.display()
+        );
+    }
+    let init = match (&a.init, a.resume) {
+        (Some(p), false) => Some(read_init(p, n, b)?),
+        _ => None,
+    };
+    let meta = plan.metadata(a);
+    let gpu = Gpu::new(&gpu_args.options())?;
+    let forcing = a.preset.forcing(n);
+    let mut solver = NsSolver::new(&gpu, &plan.cfg, Some(&forcing))?;
+
+    let mut snapshots: Vec<f32> = Vec::new();
+    let mut times: Vec<f32> = Vec::new();
+    let mut step = 0;
+    if a.resume && state.exists() {
+        let f = io::read(&state)?;
+        for key in [
+            "preset",
+            "grid",
+            "batch",
+            "seed",
+            "dt",
+            "scheme",
+            "steps",
+            "snapshot_every",
+        ] {
+            let (have, want) = (f.meta(&state, key)?, meta[key].as_str());
+            if have != want {
+                bail!(
+                    "{}: was run with {key} = {have}, now {want}: arguments must match to resume",
+                    state.display()
+                );
+            }
+        }
+        step = f.meta(&state, "step")?.parse().context("state step")?;
+        solver.set_rng_counter(
+            f.meta(&state, "rng_counter")?
+                .parse()
+                .context("state rng_counter")?,
+        );
+        solver.set_vorticity_hat(&f.get(&state, "w_hat")?.data)?;
+        snapshots = f.get(&state, "vorticity")?.data.clone();
+        times = f.get(&state, "time")?.data.clone();
+    } else if let Some(w) = init {
+        solver.set_vorticity(&w)?;
+    } else {
+        let grf = a.preset.spec().initial;
+        solver.set_vorticity_hat(&grf.sample_hat(
+            &gpu,
+            b,
+            n,
+            plan.cfg.length,
+            a.seed ^ 0x5EED_0001,
+        )?)?;
+    }
+
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(plan.steps as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} steps {msg} [{elapsed_precise} < {eta_precise}]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_position(step as u64);
+    if step == 0 {
+        // Refuse a time step over the CFL limit before running at all.
+        let cfl = solver.cfl()?;
+        if cfl > 1.0 {
+            bail!(
+                "CFL number {cfl:.3} > 1 for the initial state: reduce --dt (now {})",
+                plan.cfg.dt
+            );
+        }
+    }
+    // Snapshots already recorded (by a resumed run) are not taken again.
+    let targets: Vec<usize> = plan.snapshot_steps().skip(times.len()).collect();
+    let mut since_checkpoint = 0;
+    for target in targets {
+        solver.step(target - step)?;
+        step = target;
+        let cfl = solver.cfl()?;
+        let w = solver.vorticity()?;
+        let t = step as f64 * plan.cfg.dt;
+        if let Some(i) = w.iter().position(|v| !v.is_finite()) {
+            bail!("the state became non-finite at t = {t:.4} (value {} at {i}); the state checkpoint is kept", w[i]);
+        }
+        if cfl > 1.0 {
+            bail!(
+                "CFL number {cfl:.3} > 1 at t = {t:.4}: reduce --dt (now {})",
+                plan.cfg.dt
+            );
+        }
+        if cfl > 0.5 {
+            bar.println(format!("warning: CFL number {cfl:.3} at t = {t:.4}"));
+        }
+        snapshots.extend_from_slice(&w);
+        times.push(t as f32);
+        bar.set_position(step as u64);
+        bar.set_message(format!("t = {t:.3}, CFL {cfl:.3}"));
+        since_checkpoint += 1;
+        if since_checkpoint >= a.checkpoint_every.max(1) && step < plan.steps {
+            since_checkpoint = 0;
+            write_state(&state, &solver, &meta, step, &snapshots, &times, n, b)?;
+        }
+    }
+    if step < plan.steps {
+        solver.step(plan.steps - step)?;
+    }
+    bar.finish_and_clear();
+    let count = times.len();
+    io::write_atomic(
+        &a.out,
+        &[
+            (
+                "vorticity",
+                &NamedTensor {
+                    shape: vec![count, b, n, n],
+                    data: snapshots,
+                },
+            ),
+            (
+                "time",
+                &NamedTensor {
+                    shape: vec![count],
+                    data: times,
+                },
+            ),
+        ],
+        &meta,
+    )?;
+    if state.exists() {
+        std::fs::remove_file(&state).with_context(|| format!("removing {}", state.display()))?;
+    }
+    println!(
+        "wrote {} ({count} snapshots of {b} x {n}x{n}, t = 0..{:.3}) on {}",
+        a.out.display(),
+        plan.steps as f64 * plan.cfg.dt,
+        gpu.describe()
+    );
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_state(
+    path: &Path,
+    solver: &NsSolver,
+    meta: &HashMap<String, String>,
+    step: usize,
+    snapshots: &[f32],
+    times: &[f32],
+    n: usize,
+    b: usize,
+) -> Result<()> {
+    let w_hat = solver.read_vorticity_hat()?;
+    let mut m = meta.clone();
+    m.insert("step".into(), step.to_string());
+    m.insert("rng_counter".into(), solver.rng_counter().to_string());
+    io::write_atomic(
+        path,
+        &[
+            (
+                "w_hat",
+                &NamedTensor {
+                    shape: vec![b, n, n / 2 + 1, 2],
+                    data: w_hat,
+                },
+            ),
+            (
+                "vorticity",
+                &NamedTensor {
+                    shape: vec![times.len(), b, n, n],
+                    data: snapshots.to_vec(),
+                },
+            ),
+            (
+                "time",
+                &NamedTensor {
+                    shape: vec![times.len()],
+                    data: times.to_vec(),
+                },
+            ),
+        ],
+        &m,
+    )?;
+    Ok(())
+}

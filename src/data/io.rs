@@ -1,0 +1,177 @@
+//! safetensors files: f32 tensors with string metadata, written atomically.
+//!
+//! Writes go to `NAME.tmp` beside the target, are flushed to disk, then
+//! renamed into place, so a crash or a full disk never leaves a truncated
+//! file under the real name and never damages a file already there. Reads
+//! check every tensor's dtype and size and name the file in errors.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::error::{Error, Result};
+
+/// One named f32 tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedTensor {
+    /// Shape (row-major).
+    pub shape: Vec<usize>,
+    /// Values, `shape.iter().product()` of them.
+    pub data: Vec<f32>,
+}
+
+/// The contents of a safetensors file.
+#[derive(Clone, Debug, Default)]
+pub struct TensorFile {
+    /// Tensors by name.
+    pub tensors: HashMap<String, NamedTensor>,
+    /// String metadata of the header (`__metadata__`).
+    pub metadata: HashMap<String, String>,
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn format_err(path: &Path, what: impl std::fmt::Display) -> Error {
+    Error::InvalidArgument(format!("{}: {what}", path.display()))
+}
+
+impl TensorFile {
+    /// The tensor `name`, or an error naming the file and what it holds.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if absent.
+    pub fn get(&self, path: &Path, name: &str) -> Result<&NamedTensor> {
+        self.tensors.get(name).ok_or_else(|| {
+            let mut have: Vec<&str> = self.tensors.keys().map(String::as_str).collect();
+            have.sort_unstable();
+            format_err(
+                path,
+                format!("no tensor '{name}' (has: {})", have.join(", ")),
+            )
+        })
+    }
+
+    /// Metadata value `key`, or an error naming the file.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if absent.
+    pub fn meta(&self, path: &Path, key: &str) -> Result<&str> {
+        self.metadata
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| format_err(path, format!("no metadata '{key}'")))
+    }
+}
+
+/// Refuses to write over an existing file (callers that mean to replace a
+/// file of their own, e.g. a checkpoint, call [`write_atomic`] directly).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if `path` exists.
+pub fn refuse_existing(path: &Path) -> Result<()> {
+    if path.exists() {
+        return Err(format_err(
+            path,
+            "exists; choose another output or remove it first (nothing was written)",
+        ));
+    }
+    Ok(())
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Writes `tensors` and `metadata` to `path` atomically (temporary file,
+/// fsync, rename), replacing `path` if it exists.
+///
+/// # Errors
+/// [`Error::Shape`] for a tensor whose data does not match its shape;
+/// [`Error::Io`] for file-system errors (the temporary file is removed).
+pub fn write_atomic(
+    path: &Path,
+    tensors: &[(&str, &NamedTensor)],
+    metadata: &HashMap<String, String>,
+) -> Result<()> {
+    for (name, t) in tensors {
+        if t.shape.iter().product::<usize>() != t.data.len() {
+            return Err(Error::Shape(format!(
+                "tensor '{name}': {} values for shape {:?}",
+                t.data.len(),
+                t.shape
+            )));
+        }
+    }
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .iter()
+        .map(|(name, t)| {
+            TensorView::new(Dtype::F32, t.shape.clone(), bytemuck::cast_slice(&t.data))
+                .map(|v| (name.to_string(), v))
+                .map_err(|e| format_err(path, e))
+        })
+        .collect::<Result<_>>()?;
+    let bytes =
+        safetensors::serialize(views, Some(metadata.clone())).map_err(|e| format_err(path, e))?;
+    let tmp = tmp_path(path);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path, e)
+    })
+}
+
+/// Reads every tensor (all must be f32) and the metadata of `path`.
+///
+/// # Errors
+/// [`Error::Io`] if unreadable; [`Error::InvalidArgument`] for a file that
+/// is not safetensors, is truncated, or holds non-f32 tensors.
+pub fn read(path: &Path) -> Result<TensorFile> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| format_err(path, format!("not a valid safetensors file ({e})")))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| format_err(path, format!("bad header ({e})")))?;
+    let mut tensors = HashMap::new();
+    for name in st.names() {
+        let view = st.tensor(name).map_err(|e| format_err(path, e))?;
+        if view.dtype() != Dtype::F32 {
+            return Err(format_err(
+                path,
+                format!(
+                    "tensor '{name}' is {:?}; only F32 is supported",
+                    view.dtype()
+                ),
+            ));
+        }
+        let data: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        tensors.insert(
+            name.to_string(),
+            NamedTensor {
+                shape: view.shape().to_vec(),
+                data,
+            },
+        );
+    }
+    Ok(TensorFile {
+        tensors,
+        metadata: header.metadata().clone().unwrap_or_default(),
+    })
+}

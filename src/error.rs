@@ -1,8 +1,11 @@
 //! The library's error type.
 //!
 //! Every fallible public function returns [`Result`]. Errors that come from
-//! user input (bad shapes, unknown adapters, missing drivers) are detected
-//! before any GPU work is recorded, so nothing is half-written when they fire.
+//! user input (bad shapes or sizes, unknown adapters, missing drivers, bad
+//! files) are detected before any GPU work is recorded, so nothing is
+//! half-written when they fire. What remains a panic is misuse that the
+//! types cannot express, such as mixing tensors of two `Gpu` contexts in one
+//! call (wgpu's validation reports it).
 
 use thiserror::Error;
 

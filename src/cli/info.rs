@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::cli::GpuArgs;
 use crate::fft::{Fft2d, Transform};
-use crate::gpu::{list_adapters, DType, Gpu, Tensor};
+use crate::gpu::{list_adapters, selected_adapter, DType, Gpu, Tensor};
 use crate::rng::{Distribution, Rng};
 
 /// Options of `diffclosure info`.
@@ -88,37 +88,58 @@ fn self_check(gpu: &Gpu) -> Result<SelfCheck> {
 /// No adapter for the chosen backend / selector (with install
 /// instructions), or a failed self-check.
 pub fn run(gpu_args: &GpuArgs, args: &InfoArgs) -> Result<()> {
-    let opts = gpu_args.options();
+    let opts = gpu_args.options()?;
     let adapters = list_adapters(opts.backend);
-    let gpu = if args.no_check || adapters.is_empty() {
+    // Resolves --backend/--adapter (a clear error when nothing matches)
+    // before any device is opened, also with --no-check.
+    let selected = selected_adapter(&opts)?;
+    let gpu = if args.no_check {
         None
     } else {
         Some(Gpu::new(&opts)?)
     };
-    if adapters.is_empty() {
-        // Gpu::new gives the canonical "no adapter" error with instructions.
-        Gpu::new(&opts)?;
-    }
     let check = match &gpu {
         Some(g) => Some(self_check(g).context("self-check on the selected adapter")?),
         None => None,
     };
     if args.json {
+        let adapters_json: Vec<serde_json::Value> = adapters
+            .iter()
+            .map(|a| {
+                let limits: serde_json::Map<String, serde_json::Value> = a
+                    .limits
+                    .iter()
+                    .map(|(k, v)| (k.clone(), (*v).into()))
+                    .collect();
+                let features: serde_json::Map<String, serde_json::Value> = a
+                    .features
+                    .iter()
+                    .map(|(k, v)| (k.clone(), (*v).into()))
+                    .collect();
+                serde_json::json!({
+                    "index": a.index,
+                    "name": a.name,
+                    "backend": a.backend,
+                    "device_type": a.device_type,
+                    "driver": a.driver,
+                    "selected": a.index == selected,
+                    "limits": limits,
+                    "features": features,
+                })
+            })
+            .collect();
         let v = serde_json::json!({
-            "adapters": adapters,
-            "selected": gpu.as_ref().map(Gpu::describe),
+            "adapters": adapters_json,
+            "selected": selected,
             "self_check": check,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!("{} adapter(s):", adapters.len());
         for a in &adapters {
-            let selected = gpu
-                .as_ref()
-                .is_some_and(|g| g.info.name == a.name && g.info.backend.to_string() == a.backend);
             println!(
                 "{} [{}] {} — backend {}, type {}, driver {}",
-                if selected { "*" } else { " " },
+                if a.index == selected { "*" } else { " " },
                 a.index,
                 a.name,
                 a.backend,
@@ -151,13 +172,15 @@ pub fn run(gpu_args: &GpuArgs, args: &InfoArgs) -> Result<()> {
     }
     if let Some(c) = &check {
         // f32 round trip of a 64x64 transform: ~1e-7 typical; 1e-4 flags a
-        // broken kernel, not rounding. Normals: mean/var of 65536 samples
-        // lie within 0.02 of (0, 1) with probability > 1 - 1e-8.
+        // broken kernel, not rounding. Normals: the standard errors of the
+        // mean and variance of 65536 samples are 0.0039 and 0.0055; the
+        // bounds are 6 of them (the seed is fixed, so this is deterministic
+        // on a given adapter; a wrong generator misses by far more).
         anyhow::ensure!(
             c.fft_roundtrip_max_rel_error < 1e-4
                 && c.fft_parseval_rel_error < 1e-4
-                && c.rng_normal_mean.abs() < 0.02
-                && (c.rng_normal_var - 1.0).abs() < 0.02,
+                && c.rng_normal_mean.abs() < 0.025
+                && (c.rng_normal_var - 1.0).abs() < 0.035,
             "self-check failed on {}: the adapter computes wrong results",
             c.adapter
         );

@@ -21,24 +21,27 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct GpuArgs {
     /// Graphics backend: vulkan, metal, dx12 or gl (default: all, best adapter).
-    #[arg(long, global = true, env = BACKEND_ENV, value_parser = parse_backend)]
-    backend: Option<Backend>,
+    #[arg(long, global = true, env = BACKEND_ENV)]
+    backend: Option<String>,
     /// Adapter index (as listed by `info`) or a substring of its name.
     #[arg(long, global = true, env = ADAPTER_ENV)]
     adapter: Option<String>,
 }
 
-fn parse_backend(s: &str) -> Result<Backend, String> {
-    s.parse().map_err(|e: crate::Error| e.to_string())
-}
-
 impl GpuArgs {
-    /// The adapter options these flags select.
-    pub fn options(&self) -> GpuOptions {
-        GpuOptions {
-            backend: self.backend,
-            adapter: self.adapter.clone().filter(|s| !s.trim().is_empty()),
-        }
+    /// The adapter options these flags select (an empty value = unset, as
+    /// for the environment variables).
+    ///
+    /// # Errors
+    /// An unknown backend name.
+    pub fn options(&self) -> crate::Result<GpuOptions> {
+        let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
+        Ok(GpuOptions {
+            backend: nonempty(&self.backend)
+                .map(|s| s.parse::<Backend>())
+                .transpose()?,
+            adapter: nonempty(&self.adapter),
+        })
     }
 }
 

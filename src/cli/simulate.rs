@@ -230,7 +230,7 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
         _ => None,
     };
     let meta = plan.metadata(a);
-    let gpu = Gpu::new(&gpu_args.options())?;
+    let gpu = Gpu::new(&gpu_args.options()?)?;
     let forcing = a.preset.forcing(n);
     let mut solver = NsSolver::new(&gpu, &plan.cfg, Some(&forcing))?;
 

@@ -109,7 +109,7 @@ const ALL: [Transform; 4] = [
     Transform::C2r,
 ];
 
-/// Smallest and largest supported transform length per axis.
+/// Smallest supported transform length per axis.
 pub const MIN_LEN: usize = 2;
 /// Largest supported length per axis: two ping-pong buffers of 1024
 /// complex f32 fill the 16 KiB of workgroup memory every adapter offers.
@@ -247,7 +247,7 @@ impl Fft2d {
                 "one {h}x{w} complex field ({field} bytes) exceeds the storage binding limit ({limit} bytes)"
             )));
         }
-        let chunk = if batch * field <= limit {
+        let chunk = if batch.checked_mul(field).is_some_and(|b| b <= limit) {
             batch
         } else {
             // Chunk offsets must be multiples of the offset alignment for

@@ -259,11 +259,25 @@ pub fn list_adapters(backend: Option<Backend>) -> Vec<AdapterSummary> {
 }
 
 fn no_adapter(opts: &GpuOptions) -> Error {
-    let scope = match opts.backend {
-        Some(b) => format!("no GPU adapter found for backend '{b}'.\n"),
-        None => String::new(),
-    };
-    Error::NoAdapter(format!("{scope}{NO_ADAPTER_HELP}"))
+    if let Some(b) = opts.backend {
+        // Adapters on other backends: name them rather than suggest a driver.
+        let others = list_adapters(None);
+        if !others.is_empty() {
+            let names: Vec<String> = others
+                .iter()
+                .map(|a| format!("  {}: {} ({})", a.index, a.name, a.backend))
+                .collect();
+            return Error::NoAdapter(format!(
+                "no GPU adapter found for backend '{b}'. Adapters on other backends \
+                 (drop --backend / DIFFCLOSURE_BACKEND, or pick one of them):\n{}",
+                names.join("\n")
+            ));
+        }
+        return Error::NoAdapter(format!(
+            "no GPU adapter found for backend '{b}'.\n{NO_ADAPTER_HELP}"
+        ));
+    }
+    Error::NoAdapter(NO_ADAPTER_HELP.to_string())
 }
 
 /// Picks the adapter named by `opts` out of `adapters` (already sorted best first).
@@ -294,6 +308,24 @@ fn choose(adapters: Vec<wgpu::Adapter>, opts: &GpuOptions) -> Result<wgpu::Adapt
             names.join("\n")
         ))
     })
+}
+
+/// Index (in [`list_adapters`]'s order for `opts.backend`) of the adapter
+/// `opts` selects, without opening a device.
+///
+/// # Errors
+/// [`Error::NoAdapter`] as [`Gpu::new`].
+pub fn selected_adapter(opts: &GpuOptions) -> Result<usize> {
+    let adapters = enumerate(opts.backends());
+    let names: Vec<(String, wgpu::Backend)> = adapters
+        .iter()
+        .map(|a| (a.get_info().name, a.get_info().backend))
+        .collect();
+    let chosen = choose(adapters, opts)?.get_info();
+    Ok(names
+        .iter()
+        .position(|(n, b)| *n == chosen.name && *b == chosen.backend)
+        .unwrap_or(0))
 }
 
 impl Gpu {
@@ -347,13 +379,13 @@ impl Gpu {
 
     /// One line naming the adapter, for logs and benchmark reports.
     pub fn describe(&self) -> String {
+        let driver = format!("{} {}", self.info.driver, self.info.driver_info);
         format!(
-            "{} ({}, {:?}, {} {})",
+            "{} ({}, {:?}, {})",
             self.info.name,
             self.info.backend,
             self.info.device_type,
-            self.info.driver,
-            self.info.driver_info
+            driver.trim()
         )
     }
 

@@ -9,9 +9,9 @@ mod profile;
 mod tensor;
 
 pub use context::{
-    list_adapters, AdapterSummary, Backend, Gpu, GpuOptions, ADAPTER_ENV, BACKEND_ENV,
-    NO_ADAPTER_HELP,
+    list_adapters, selected_adapter, AdapterSummary, Backend, Gpu, GpuOptions, ADAPTER_ENV,
+    BACKEND_ENV, NO_ADAPTER_HELP,
 };
 pub use kernels::{Kernel, KernelSpec, Shader, Slot};
-pub use profile::Profiler;
+pub use profile::{Profiler, MAX_PASSES};
 pub use tensor::{DType, Tensor};

@@ -14,15 +14,21 @@ pub struct Profiler {
     capacity: u32,
     labels: Vec<String>,
     period_ns: f64,
+    resolved: bool,
 }
 
+/// Most passes one profiler can time (wgpu allows 4096 queries per set).
+pub const MAX_PASSES: u32 = 2048;
+
 impl Profiler {
-    /// A profiler for up to `capacity` passes; `None` when the adapter has
-    /// no timestamp queries.
+    /// A profiler for up to `capacity` passes (at most [`MAX_PASSES`];
+    /// passes beyond are run untimed); `None` when the adapter has no
+    /// timestamp queries.
     pub fn new(gpu: &Gpu, capacity: u32) -> Option<Self> {
-        if !gpu.features.contains(wgpu::Features::TIMESTAMP_QUERY) || capacity == 0 {
+        if !gpu.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
             return None;
         }
+        let capacity = capacity.clamp(1, MAX_PASSES);
         let query_set = gpu.device.create_query_set(&wgpu::QuerySetDescriptor {
             label: Some("profiler"),
             ty: wgpu::QueryType::Timestamp,
@@ -40,6 +46,7 @@ impl Profiler {
             capacity,
             labels: Vec::new(),
             period_ns: gpu.queue.get_timestamp_period() as f64,
+            resolved: false,
         })
     }
 
@@ -66,7 +73,8 @@ impl Profiler {
     }
 
     /// Copies the recorded timestamps into the profiler's buffer.
-    pub fn resolve(&self, encoder: &mut wgpu::CommandEncoder) {
+    pub fn resolve(&mut self, encoder: &mut wgpu::CommandEncoder) {
+        self.resolved = true;
         let n = 2 * self.labels.len() as u32;
         if n > 0 {
             encoder.resolve_query_set(&self.query_set, 0..n, &self.resolve, 0);
@@ -76,19 +84,28 @@ impl Profiler {
     /// (label, GPU time in ns) of every recorded pass; clears the record.
     ///
     /// # Errors
-    /// [`Error::Readback`] if the timestamps cannot be read.
+    /// [`Error::Readback`] if the timestamps cannot be read or
+    /// [`Profiler::resolve`] was not recorded before the submission.
     pub fn read(&mut self, gpu: &Gpu) -> Result<Vec<(String, f64)>> {
         let n = self.labels.len();
         if n == 0 {
             return Ok(Vec::new());
+        }
+        if !std::mem::take(&mut self.resolved) {
+            return Err(Error::Readback(
+                "timestamps were not resolved: call Profiler::resolve before submitting".into(),
+            ));
         }
         let staging = crate::gpu::Tensor::zeros(gpu, &[4 * n], crate::gpu::DType::F32)?;
         let mut enc = gpu.encoder("profiler copy");
         enc.copy_buffer_to_buffer(&self.resolve, 0, &staging.buffer, 0, 16 * n as u64);
         gpu.submit(enc);
         let raw = gpu.read_one(&staging)?;
-        let ticks: &[u64] = bytemuck::try_cast_slice(&raw)
-            .map_err(|e| Error::Readback(format!("timestamps: {e}")))?;
+        // Little-endian u64 ticks, read back as pairs of f32 bit patterns.
+        let ticks: Vec<u64> = raw
+            .chunks_exact(2)
+            .map(|p| u64::from(p[0].to_bits()) | (u64::from(p[1].to_bits()) << 32))
+            .collect();
         let out = self
             .labels
             .drain(..)

@@ -27,7 +27,9 @@ impl DType {
 /// A row-major tensor resident on the GPU (`[batch, channel, y, x]` order
 /// for fields, as in PyTorch).
 ///
-/// The buffer can be bound as storage, copied from and copied to.
+/// The buffer can be bound as storage, copied from and copied to. It
+/// belongs to the [`Gpu`] that created it; the fields are public for
+/// binding, and `shape`/`dtype` must keep describing the buffer's size.
 #[derive(Debug)]
 pub struct Tensor {
     /// The storage buffer; `floats() * 4` bytes.
@@ -44,11 +46,21 @@ const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
 
 impl Tensor {
     fn check_size(gpu: &Gpu, shape: &[usize], dtype: DType) -> Result<u64> {
-        let n: usize = shape.iter().product();
-        if n == 0 {
+        if shape.is_empty() || shape.contains(&0) {
             return Err(Error::Shape(format!("empty tensor shape {shape:?}")));
         }
-        let bytes = (n as u64) * (dtype.floats() as u64) * 4;
+        let too_big = || {
+            Error::InvalidArgument(format!(
+                "tensor {shape:?} {dtype:?} exceeds the adapter's max_buffer_size {} bytes",
+                gpu.limits.max_buffer_size
+            ))
+        };
+        let bytes = shape
+            .iter()
+            .try_fold(dtype.floats() as u64 * 4, |acc, &d| {
+                acc.checked_mul(d as u64)
+            })
+            .ok_or_else(too_big)?;
         if bytes > gpu.limits.max_buffer_size {
             return Err(Error::InvalidArgument(format!(
                 "tensor {shape:?} {dtype:?} needs {bytes} bytes, over the adapter's max_buffer_size {}",
@@ -144,12 +156,30 @@ impl Tensor {
 }
 
 impl Gpu {
-    /// Reads several tensors back with one copy submission and one wait.
+    /// Reads several tensors back with one copy submission and one wait
+    /// (more when their total exceeds the adapter's `max_buffer_size`).
     ///
     /// # Errors
     /// [`Error::Readback`] if mapping fails (device lost, out of memory).
     pub fn read(&self, tensors: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
-        let total: u64 = tensors.iter().map(|t| t.bytes()).sum();
+        let mut out = Vec::with_capacity(tensors.len());
+        let mut start = 0;
+        while start < tensors.len() {
+            // Each tensor fits max_buffer_size on its own (checked at creation).
+            let mut end = start + 1;
+            let mut total = tensors[start].bytes();
+            while end < tensors.len() && total + tensors[end].bytes() <= self.limits.max_buffer_size
+            {
+                total += tensors[end].bytes();
+                end += 1;
+            }
+            out.extend(self.read_group(&tensors[start..end], total)?);
+            start = end;
+        }
+        Ok(out)
+    }
+
+    fn read_group(&self, tensors: &[&Tensor], total: u64) -> Result<Vec<Vec<f32>>> {
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size: total.max(4),

@@ -36,7 +36,14 @@ fn info_json_is_valid() {
     let (ok, stdout, stderr) = diffclosure(&["info", "--json", "--no-check"]);
     assert!(ok, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
-    assert!(!v["adapters"].as_array().expect("adapters array").is_empty());
+    let first = &v["adapters"][0];
+    assert!(
+        first["limits"]["max_storage_buffer_binding_size"]
+            .as_u64()
+            .is_some(),
+        "{stdout}"
+    );
+    assert_eq!(first["selected"], serde_json::Value::Bool(true), "{stdout}");
 }
 
 /// A backend this OS does not have.
@@ -49,12 +56,55 @@ fn absent_backend() -> &'static str {
 }
 
 #[test]
-fn no_adapter_is_a_clear_error() {
+fn absent_backend_names_the_adapters_that_exist() {
     let (ok, stdout, stderr) = diffclosure(&["--backend", absent_backend(), "info"]);
     assert!(!ok, "must fail: {stdout}");
-    assert!(stderr.contains("no GPU adapter found"), "{stderr}");
+    assert!(
+        stderr.contains("no GPU adapter found for backend"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Adapters on other backends"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// With every driver hidden from the loaders there is no adapter at all:
+/// the error says how to get one.
+#[cfg(target_os = "linux")]
+#[test]
+fn no_adapter_at_all_says_how_to_get_one() {
+    let out = Command::new(env!("CARGO_BIN_EXE_diffclosure"))
+        .arg("info")
+        .env_remove("DIFFCLOSURE_ADAPTER")
+        .env_remove("DIFFCLOSURE_BACKEND")
+        .env("VK_ICD_FILENAMES", "/nonexistent.json")
+        .env("VK_DRIVER_FILES", "/nonexistent.json")
+        .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent.json")
+        .output()
+        .expect("run diffclosure");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("found none"), "{stderr}");
     assert!(stderr.contains("mesa-vulkan-drivers"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn selection_is_checked_even_without_the_self_check() {
+    let (ok, _, stderr) = diffclosure(&["--adapter", "99", "info", "--no-check"]);
+    assert!(!ok);
+    assert!(stderr.contains("no adapter matches '99'"), "{stderr}");
+    // An empty variable means unset, as for the library.
+    let out = Command::new(env!("CARGO_BIN_EXE_diffclosure"))
+        .args(["info", "--no-check"])
+        .env("DIFFCLOSURE_BACKEND", "")
+        .env_remove("DIFFCLOSURE_ADAPTER")
+        .output()
+        .expect("run diffclosure");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

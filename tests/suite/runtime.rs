@@ -25,9 +25,15 @@ fn tensors_round_trip_and_refuse_bad_shapes() {
     assert!(Tensor::from_f32(g, &[2], DType::C32, &[1.0; 2]).is_err());
     assert!(Tensor::zeros(g, &[0, 4], DType::F32).is_err());
     assert!(b.write(g, &[1.0; 3]).is_err());
-    let huge = [1usize << 40];
-    let e = Tensor::zeros(g, &huge, DType::F32).unwrap_err().to_string();
-    assert!(e.contains("max_buffer_size"), "{e}");
+    for huge in [
+        vec![1usize << 40],
+        vec![1 << 61, 1],
+        vec![1 << 62, 4],
+        vec![usize::MAX, 2],
+    ] {
+        let e = Tensor::zeros(g, &huge, DType::C32).unwrap_err().to_string();
+        assert!(e.contains("max_buffer_size"), "{huge:?}: {e}");
+    }
 }
 
 #[test]
@@ -70,6 +76,13 @@ fn profiler_times_passes() {
     let labels: Vec<&str> = times.iter().map(|(l, _)| l.as_str()).collect();
     assert_eq!(labels, ["first", "second"]);
     assert!(times.iter().all(|(_, ns)| *ns > 0.0), "{times:?}");
+    // Reading without resolving is an error, not zeros.
+    let mut enc = g.encoder("unresolved");
+    drop(prof.pass(&mut enc, "x"));
+    g.submit(enc);
+    assert!(prof.read(g).is_err());
+    // Capacities beyond what a query set holds are clamped, not a panic.
+    assert!(Profiler::new(g, u32::MAX).is_some());
 }
 
 /// More than 65 535 workgroups: the dispatch folds into a 2-D grid and the
@@ -88,5 +101,28 @@ fn dispatch_beyond_one_grid_dimension() {
     let want = philox::uniforms(3, 0, n);
     for i in [0, 1, n / 2, n - 4, n - 3, n - 2, n - 1] {
         assert_eq!(out[i], want[i], "element {i}");
+    }
+}
+
+/// A tensor larger than one storage binding is filled in windows, with the
+/// same numbers as one piece (checked against the CPU twin at the window
+/// seams).
+#[test]
+fn rng_fills_tensors_beyond_the_binding_limit() {
+    let g = gpu();
+    let limit = g.limits.max_storage_buffer_binding_size as usize / 4;
+    let n = limit + limit / 2 + 5;
+    if (n as u64) * 4 > g.limits.max_buffer_size {
+        return; // the adapter cannot hold such a tensor at all
+    }
+    let t = Tensor::zeros(g, &[n], DType::F32).unwrap();
+    let mut rng = Rng::with_counter(8, 123);
+    rng.fill(g, Distribution::Uniform, &t).unwrap();
+    assert_eq!(rng.counter(), 123 + n.div_ceil(4) as u64);
+    let out = g.read_one(&t).unwrap();
+    let want = |i: usize| philox::to_unit(philox::word(8, 123, i as u64));
+    let window = limit / 256 * 256;
+    for i in [0, window - 1, window, window + 1, n - 1] {
+        assert_eq!(out[i], want(i), "element {i}");
     }
 }

@@ -154,6 +154,9 @@ fn advection(
 @group(0) @binding(5) var<storage, read_write> cn_out: array<vec2<f32>>;
 // Standard normals, one complex pair per half-spectrum bin [B, n, half].
 @group(0) @binding(6) var<storage, read> cn_noise: array<vec2<f32>>;
+// A closure term supplied from outside (spectral, [B, n, half]; zeros when
+// unused), added to the explicit part like the forcing.
+@group(0) @binding(7) var<storage, read> cn_closure: array<vec2<f32>>;
 
 // Hermitian part of white complex noise, in distribution: each generic bin
 // (Z(k) + conj Z(-k)) / 2 has variance 1/2 per component; the bins that are
@@ -171,6 +174,14 @@ fn hermitian_noise(m: Mode, z: vec2<f32>) -> vec2<f32> {
     return z * 0.70710678118654752;
 }
 
+// sigma xi_hat of one bin (0 when the stochastic forcing is off).
+fn stochastic_forcing(m: Mode, k2: f32, z: vec2<f32>) -> vec2<f32> {
+    if p.noise_scale == 0.0 {
+        return vec2<f32>(0.0);
+    }
+    return p.noise_scale * exp(-0.5 * p.noise_alpha * k2) * hermitian_noise(m, z);
+}
+
 @compute @workgroup_size(64)
 fn cn_update(
     @builtin(global_invocation_id) gid: vec3<u32>,
@@ -185,14 +196,38 @@ fn cn_update(
     let ky = f32(m.jy) * p.kappa;
     let a = 0.5 * p.dt * (p.nu * (kx * kx + ky * ky) + p.drag);
     let adv = dealias(m) * (p.c1 * cn_n1[i] + p.c2 * cn_n2[i]);
-    var g = cn_f[m.local] - adv;
-    if p.noise_scale != 0.0 {
-        let b = p.noise_scale * exp(-0.5 * p.noise_alpha * (kx * kx + ky * ky));
-        g += b * hermitian_noise(m, cn_noise[i]);
-    }
+    let g = cn_f[m.local] - adv + stochastic_forcing(m, kx * kx + ky * ky, cn_noise[i]) + cn_closure[i];
     // Increment form of ((1 - a) w + dt g) / (1 + a): in f32, 1 - a and
     // 1 + a round a ~ 1e-6 to a few percent, a bias repeated every step
     // (4e-5 after 1000 Taylor–Green steps); the increment keeps a exact.
     let w = cn_w[i];
     cn_out[i] = w + (p.dt * g - 2.0 * a * w) / (1.0 + a);
+}
+
+// ---- closure_terms: the closure terms of the state w (science.md §3), for
+// datasets: out [B, 2, n, half] = (G_hat, H_hat) with
+//   G = nu lap w + sigma xi   (xi: this step's stochastic forcing),
+//   H = -u . grad w            (dealiased; N1 = raw spectrum of u . grad w).
+@group(0) @binding(1) var<storage, read> ct_w: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read> ct_n1: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read> ct_noise: array<vec2<f32>>;
+@group(0) @binding(4) var<storage, read_write> ct_out: array<vec2<f32>>;
+
+@compute @workgroup_size(64)
+fn closure_terms(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = flat_id(gid, nwg);
+    if i >= p.spec_len {
+        return;
+    }
+    let m = mode(i);
+    let kx = f32(m.jx) * p.kappa;
+    let ky = f32(m.jy) * p.kappa;
+    let k2 = kx * kx + ky * ky;
+    let per = p.n * p.half;
+    let base = m.b * 2u * per + m.local;
+    ct_out[base] = -p.nu * k2 * ct_w[i] + stochastic_forcing(m, k2, ct_noise[i]);
+    ct_out[base + per] = -dealias(m) * ct_n1[i];
 }

@@ -21,11 +21,13 @@ pub enum Shader {
     Rng,
     /// `shaders/spectral.wgsl`: Navier–Stokes right-hand side and update.
     Spectral,
+    /// `shaders/restrict.wgsl`: fine-to-coarse restriction filters.
+    Restrict,
 }
 
 impl Shader {
     /// Every shader, for the registry and the naga validation test.
-    pub const ALL: [Shader; 3] = [Shader::Fft, Shader::Rng, Shader::Spectral];
+    pub const ALL: [Shader; 4] = [Shader::Fft, Shader::Rng, Shader::Spectral, Shader::Restrict];
 
     /// File name under `shaders/`.
     pub fn file(self) -> &'static str {
@@ -33,6 +35,7 @@ impl Shader {
             Shader::Fft => "fft.wgsl",
             Shader::Rng => "rng.wgsl",
             Shader::Spectral => "spectral.wgsl",
+            Shader::Restrict => "restrict.wgsl",
         }
     }
 
@@ -42,6 +45,7 @@ impl Shader {
             Shader::Fft => include_str!("../../shaders/fft.wgsl"),
             Shader::Rng => include_str!("../../shaders/rng.wgsl"),
             Shader::Spectral => include_str!("../../shaders/spectral.wgsl"),
+            Shader::Restrict => include_str!("../../shaders/restrict.wgsl"),
         }
     }
 }

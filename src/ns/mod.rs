@@ -4,6 +4,7 @@
 
 pub mod diagnostics;
 mod preset;
+pub mod restrict;
 mod solver;
 
 pub use preset::{Grf, GrfScale, Preset, PresetSpec};

@@ -159,6 +159,7 @@ impl Preset {
             batch,
             stochastic: s.stochastic,
             seed,
+            advection: true,
         }
     }
 }

@@ -60,6 +60,9 @@ pub struct NsConfig {
     pub stochastic: Option<StochasticForcing>,
     /// Seed of the stochastic forcing's random stream.
     pub seed: u64,
+    /// Whether the model computes its own advection `u·∇ω` (false for the
+    /// coarse model of the H scenario, which gets it from the closure).
+    pub advection: bool,
 }
 
 impl NsConfig {
@@ -145,6 +148,18 @@ const UPDATE: KernelSpec = KernelSpec {
         Slot::Read,
         Slot::ReadWrite,
         Slot::Read,
+        Slot::Read,
+    ],
+};
+const CLOSURES: KernelSpec = KernelSpec {
+    shader: Shader::Spectral,
+    entry: "closure_terms",
+    slots: &[
+        Slot::Uniform,
+        Slot::Read,
+        Slot::Read,
+        Slot::Read,
+        Slot::ReadWrite,
     ],
 };
 
@@ -163,6 +178,12 @@ pub struct NsSolver {
     forcing: Tensor,
     /// Normals for the stochastic forcing, refilled every step.
     noise: Option<Tensor>,
+    /// External closure term (spectral, added every step; zeros by default).
+    closure: Tensor,
+    closures_k: std::sync::Arc<Kernel>,
+    /// closure_terms of w[0] / w[1] into `closure_out`.
+    closures_bg: [wgpu::BindGroup; 2],
+    closure_out: Tensor,
     rng: Rng,
     fft: Fft2d,
     fft4: Fft2d,
@@ -215,7 +236,7 @@ impl NsSolver {
         let n2 = spec(&[b, n, half])?;
         let grads_hat = spec(&[b, 4, n, half])?;
         let grads = Tensor::zeros(gpu, &[b, 4, n, n], DType::F32)?;
-        let adv = Tensor::zeros(gpu, &[b, n, n], DType::F32)?;
+        let adv_phys = Tensor::zeros(gpu, &[b, n, n], DType::F32)?;
         let params = |c1: f32, c2: f32| Params {
             n: n as u32,
             half: half as u32,
@@ -233,8 +254,10 @@ impl NsSolver {
                     / (cfg.length * cfg.dt.sqrt())) as f32
             }),
         };
-        let euler = gpu.uniform("ns euler", &params(1.0, 0.0));
-        let heun = gpu.uniform("ns heun", &params(0.5, 0.5));
+        // Without advection both weights are 0 (and it is never computed).
+        let adv = if cfg.advection { 1.0 } else { 0.0 };
+        let euler = gpu.uniform("ns euler", &params(adv, 0.0));
+        let heun = gpu.uniform("ns heun", &params(0.5 * adv, 0.5 * adv));
         let grads_k = gpu.kernel(&GRADS, &[])?;
         let adv_k = gpu.kernel(&ADVECTION, &[])?;
         let update_k = gpu.kernel(&UPDATE, &[])?;
@@ -253,7 +276,7 @@ impl NsSolver {
             &[
                 euler.as_entire_binding(),
                 grads.buffer.as_entire_binding(),
-                adv.buffer.as_entire_binding(),
+                adv_phys.buffer.as_entire_binding(),
             ],
         );
         let noise = match cfg.stochastic {
@@ -263,6 +286,21 @@ impl NsSolver {
         // Without stochastic forcing the noise slot is bound to a tensor the
         // kernel never reads (noise_scale = 0).
         let noise_binding = noise.as_ref().unwrap_or(&n1);
+        let closure = spec(&[b, n, half])?;
+        let closure_out = spec(&[b, 2, n, half])?;
+        let closures_k = gpu.kernel(&CLOSURES, &[])?;
+        let closures_bg = [0, 1].map(|c| {
+            gpu.bind(
+                &closures_k,
+                &[
+                    euler.as_entire_binding(),
+                    w[c].buffer.as_entire_binding(),
+                    n1.buffer.as_entire_binding(),
+                    noise_binding.buffer.as_entire_binding(),
+                    closure_out.buffer.as_entire_binding(),
+                ],
+            )
+        });
         let update_bg = |c: usize, u: &wgpu::Buffer, second: &Tensor| {
             gpu.bind(
                 &update_k,
@@ -274,6 +312,7 @@ impl NsSolver {
                     forcing_hat.buffer.as_entire_binding(),
                     w[1 - c].buffer.as_entire_binding(),
                     noise_binding.buffer.as_entire_binding(),
+                    closure.buffer.as_entire_binding(),
                 ],
             )
         };
@@ -290,9 +329,13 @@ impl NsSolver {
             n2,
             grads_hat,
             grads,
-            adv,
+            adv: adv_phys,
             forcing: forcing_hat,
             noise,
+            closure,
+            closures_k,
+            closures_bg,
+            closure_out,
             rng: Rng::new(cfg.seed),
             fft,
             fft4,
@@ -450,17 +493,50 @@ impl NsSolver {
     /// # Errors
     /// [`Error::Shader`] if a pipeline fails to build.
     pub fn record_steps(&mut self, encoder: &mut wgpu::CommandEncoder, steps: usize) -> Result<()> {
+        self.record(encoder, steps, false)
+    }
+
+    /// One time step that also writes the closure terms of the state it
+    /// starts from into [`NsSolver::closure_terms`]: `G = νΔω + σξ` (ξ: this
+    /// step's stochastic forcing) and `H = −u·∇ω` (dealiased; needs
+    /// `advection`).
+    ///
+    /// # Errors
+    /// As [`NsSolver::record_steps`].
+    pub fn step_recording_closures(&mut self) -> Result<()> {
+        let mut enc = self.gpu.encoder("ns closures");
+        self.record(&mut enc, 1, true)?;
+        self.gpu.submit(enc);
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        steps: usize,
+        closures: bool,
+    ) -> Result<()> {
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("ns steps"),
             timestamp_writes: None,
         });
-        for _ in 0..steps {
+        for i in 0..steps {
             let c = self.cur;
             if let Some(noise) = &self.noise {
                 self.rng
                     .record(&self.gpu, &mut pass, Distribution::Normal, noise)?;
             }
-            self.record_advection(&mut pass, c, &self.n1)?;
+            if self.cfg.advection {
+                self.record_advection(&mut pass, c, &self.n1)?;
+            }
+            if closures && i == 0 {
+                self.gpu.dispatch(
+                    &mut pass,
+                    &self.closures_k,
+                    &self.closures_bg[c],
+                    self.spec_groups,
+                );
+            }
             self.gpu.dispatch(
                 &mut pass,
                 &self.update_k,
@@ -468,7 +544,9 @@ impl NsSolver {
                 self.spec_groups,
             );
             if self.cfg.scheme == TimeScheme::Heun {
-                self.record_advection(&mut pass, 1 - c, &self.n2)?;
+                if self.cfg.advection {
+                    self.record_advection(&mut pass, 1 - c, &self.n2)?;
+                }
                 self.gpu.dispatch(
                     &mut pass,
                     &self.update_k,
@@ -479,6 +557,19 @@ impl NsSolver {
             self.cur = 1 - c;
         }
         Ok(())
+    }
+
+    /// The external closure term `[B, n, n/2+1]` (spectral, zeros at
+    /// creation), added to the right-hand side of every step: write it (or
+    /// restrict a fine model's closure into it) between steps.
+    pub fn closure_hat(&self) -> &Tensor {
+        &self.closure
+    }
+
+    /// The closure terms `[B, 2, n, n/2+1]` = (Ĝ, Ĥ) written by
+    /// [`NsSolver::step_recording_closures`].
+    pub fn closure_terms(&self) -> &Tensor {
+        &self.closure_out
     }
 
     /// Advances `steps` time steps, submitting every 64 steps.

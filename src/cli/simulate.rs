@@ -1,7 +1,7 @@
 //! `diffclosure simulate`: truth trajectories of a preset on the GPU, with
 //! snapshots written to safetensors, a progress bar and resumable state.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cli::GpuArgs;
 use crate::data::io::{self, NamedTensor};
 use crate::gpu::Gpu;
+use crate::ns::closure::{ClosureRecorder, FIELDS};
 use crate::ns::{NsConfig, NsSolver, Preset, TimeScheme};
 
 /// Options of `diffclosure simulate`.
@@ -52,7 +53,14 @@ pub struct SimulateArgs {
     /// instead of a Gaussian random field.
     #[arg(long)]
     init: Option<PathBuf>,
-    /// Output file (safetensors: `vorticity` [T, B, n, n], `time` [T]).
+    /// Coarse grids to record the restricted vorticity and closure terms on
+    /// (`omega_m`, `G_m`, `H_m`, each [T, B, m, m]; spectral truncation),
+    /// comma-separated, e.g. 64,128; default: the preset's coarse grid when
+    /// it is below --grid. `--coarse none` records none.
+    #[arg(long)]
+    coarse: Option<String>,
+    /// Output file (safetensors: `vorticity` [T, B, n, n], `time` [T], and
+    /// the coarse fields).
     #[arg(long)]
     out: PathBuf,
     /// Snapshots between state checkpoints (`OUT.state`).
@@ -81,6 +89,7 @@ fn parse_scheme(s: &str) -> std::result::Result<TimeScheme, String> {
 /// The run, resolved from the arguments and the preset.
 struct Plan {
     cfg: NsConfig,
+    coarse: Vec<usize>,
     steps: usize,
     first_snapshot: usize,
     every: usize,
@@ -121,8 +130,26 @@ impl Plan {
             },
         );
         let first_snapshot = ((t_start / cfg.dt).round().max(0.0) as usize).min(steps);
+        let coarse = match a.coarse.as_deref().map(str::trim) {
+            None => [spec.coarse_n].into_iter().filter(|m| *m < n).collect(),
+            Some("none") | Some("") => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|x| {
+                    x.trim().parse::<usize>().map_err(|_| {
+                        anyhow::anyhow!("--coarse '{list}': expected grid sizes like 64,128")
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
+        };
+        for &m in &coarse {
+            if !m.is_power_of_two() || m < 8 || m > n {
+                bail!("--coarse {m}: must be a power of two in [8, {n}] (the fine grid)");
+            }
+        }
         Ok(Self {
             cfg,
+            coarse,
             steps,
             first_snapshot,
             every,
@@ -153,6 +180,15 @@ impl Plan {
         put("seed", c.seed.to_string());
         put("steps", self.steps.to_string());
         put("snapshot_every", self.every.to_string());
+        put(
+            "coarse",
+            self.coarse
+                .iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        put("restriction", "spectral".into());
         put("first_snapshot_step", self.first_snapshot.to_string());
         put(
             "stochastic",
@@ -234,7 +270,14 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
     let forcing = a.preset.forcing(n);
     let mut solver = NsSolver::new(&gpu, &plan.cfg, Some(&forcing))?;
 
-    let mut snapshots: Vec<f32> = Vec::new();
+    // Every recorded field, by name: (per-snapshot shape, values).
+    let mut records: BTreeMap<String, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
+    records.insert("vorticity".into(), (vec![b, n, n], Vec::new()));
+    for &m in &plan.coarse {
+        for f in FIELDS {
+            records.insert(format!("{f}_{m}"), (vec![b, m, m], Vec::new()));
+        }
+    }
     let mut times: Vec<f32> = Vec::new();
     let mut step = 0;
     if a.resume && state.exists() {
@@ -248,6 +291,7 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
             "scheme",
             "steps",
             "snapshot_every",
+            "coarse",
         ] {
             let (have, want) = (f.meta(&state, key)?, meta[key].as_str());
             if have != want {
@@ -264,7 +308,9 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
                 .context("state rng_counter")?,
         );
         solver.set_vorticity_hat(&f.get(&state, "w_hat")?.data)?;
-        snapshots = f.get(&state, "vorticity")?.data.clone();
+        for (name, (_, data)) in records.iter_mut() {
+            *data = f.get(&state, name)?.data.clone();
+        }
         times = f.get(&state, "time")?.data.clone();
     } else if let Some(w) = init {
         solver.set_vorticity(&w)?;
@@ -278,6 +324,7 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
             a.seed ^ 0x5EED_0001,
         )?)?;
     }
+    let recorder = ClosureRecorder::new(&gpu, b, n, &plan.coarse)?;
 
     let bar = if a.quiet {
         ProgressBar::hidden()
@@ -322,14 +369,21 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
         if cfl > 0.5 {
             bar.println(format!("warning: CFL number {cfl:.3} at t = {t:.4}"));
         }
-        snapshots.extend_from_slice(&w);
+        push(&mut records, "vorticity", &w);
+        if !plan.coarse.is_empty() {
+            // The closure terms of this state come out of the next step.
+            for (name, values) in recorder.step_and_record(&mut solver)? {
+                push(&mut records, &name, &values);
+            }
+            step += 1;
+        }
         times.push(t as f32);
         bar.set_position(step as u64);
         bar.set_message(format!("t = {t:.3}, CFL {cfl:.3}"));
         since_checkpoint += 1;
         if since_checkpoint >= a.checkpoint_every.max(1) && step < plan.steps {
             since_checkpoint = 0;
-            write_state(&state, &solver, &meta, step, &snapshots, &times, n, b)?;
+            write_state(&state, &solver, &meta, step, &records, &times)?;
         }
     }
     if step < plan.steps {
@@ -337,26 +391,9 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     let count = times.len();
-    io::write_atomic(
-        &a.out,
-        &[
-            (
-                "vorticity",
-                &NamedTensor {
-                    shape: vec![count, b, n, n],
-                    data: snapshots,
-                },
-            ),
-            (
-                "time",
-                &NamedTensor {
-                    shape: vec![count],
-                    data: times,
-                },
-            ),
-        ],
-        &meta,
-    )?;
+    let tensors = output_tensors(&records, &times);
+    let named: Vec<(&str, &NamedTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    io::write_atomic(&a.out, &named, &meta)?;
     if state.exists() {
         std::fs::remove_file(&state).with_context(|| format!("removing {}", state.display()))?;
     }
@@ -369,47 +406,60 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+fn push(records: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>, name: &str, values: &[f32]) {
+    if let Some((_, data)) = records.get_mut(name) {
+        data.extend_from_slice(values);
+    }
+}
+
+/// `[T, ..]` tensors of every record, and `time` `[T]`.
+fn output_tensors(
+    records: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    times: &[f32],
+) -> Vec<(String, NamedTensor)> {
+    let mut out: Vec<(String, NamedTensor)> = records
+        .iter()
+        .map(|(name, (shape, data))| {
+            let mut s = vec![times.len()];
+            s.extend_from_slice(shape);
+            (
+                name.clone(),
+                NamedTensor {
+                    shape: s,
+                    data: data.clone(),
+                },
+            )
+        })
+        .collect();
+    out.push((
+        "time".into(),
+        NamedTensor {
+            shape: vec![times.len()],
+            data: times.to_vec(),
+        },
+    ));
+    out
+}
+
 fn write_state(
     path: &Path,
     solver: &NsSolver,
     meta: &HashMap<String, String>,
     step: usize,
-    snapshots: &[f32],
+    records: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
     times: &[f32],
-    n: usize,
-    b: usize,
 ) -> Result<()> {
-    let w_hat = solver.read_vorticity_hat()?;
+    let c = solver.config();
+    let w_hat = NamedTensor {
+        shape: vec![c.batch, c.n, c.n / 2 + 1, 2],
+        data: solver.read_vorticity_hat()?,
+    };
+    let mut tensors = output_tensors(records, times);
+    tensors.push(("w_hat".into(), w_hat));
+    let named: Vec<(&str, &NamedTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let mut m = meta.clone();
     m.insert("step".into(), step.to_string());
     m.insert("rng_counter".into(), solver.rng_counter().to_string());
-    io::write_atomic(
-        path,
-        &[
-            (
-                "w_hat",
-                &NamedTensor {
-                    shape: vec![b, n, n / 2 + 1, 2],
-                    data: w_hat,
-                },
-            ),
-            (
-                "vorticity",
-                &NamedTensor {
-                    shape: vec![times.len(), b, n, n],
-                    data: snapshots.to_vec(),
-                },
-            ),
-            (
-                "time",
-                &NamedTensor {
-                    shape: vec![times.len()],
-                    data: times.to_vec(),
-                },
-            ),
-        ],
-        &m,
-    )?;
+    io::write_atomic(path, &named, &m)?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! the GPU (`shaders/spectral.wgsl`): the solver that produces the fine
 //! truth and runs the coarse model (science.md §2).
 
+pub mod closure;
 pub mod diagnostics;
 mod preset;
 pub mod restrict;

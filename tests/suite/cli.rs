@@ -183,6 +183,91 @@ mod simulate {
         assert_ne!(w[..1024], w[1024..2048]);
     }
 
+    /// The recorded coarse fields are the spectral truncation of the
+    /// recorded vorticity, and H is minus its dealiased advection, as the
+    /// f64 reference computes them from the same snapshot. Tolerance 1e-4
+    /// of the field's max: the GPU state is f32 (FFT errors ~1e-6) and the
+    /// reference starts from the f32 snapshot.
+    #[test]
+    fn records_restricted_vorticity_and_closures() {
+        use crate::reference::{fft as cpu_fft, ns as cpu_ns};
+        use rustfft::num_complex::Complex64;
+        let out = tmp("closures.safetensors");
+        let (ok, _, e) = run(&["--coarse", "16"], &out);
+        assert!(ok, "{e}");
+        let f = io::read(&out).unwrap();
+        let (n, m) = (32, 16);
+        let w = &f.get(&out, "vorticity").unwrap().data;
+        let om = &f.get(&out, "omega_16").unwrap().data;
+        let hh = &f.get(&out, "H_16").unwrap().data;
+        assert_eq!(f.get(&out, "G_16").unwrap().shape, vec![5, 1, m, m]);
+        let truncate = |spec: &[Complex64]| -> Vec<f64> {
+            let (hn, hm) = (n / 2 + 1, m / 2 + 1);
+            let s = (m * m) as f64 / (n * n) as f64;
+            let c: Vec<Complex64> = (0..m * hm)
+                .map(|at| {
+                    let (iy, ix) = (at / hm, at % hm);
+                    if 2 * ix == m || 2 * iy == m {
+                        return Complex64::new(0.0, 0.0);
+                    }
+                    let fy = if iy > m / 2 { iy + n - m } else { iy };
+                    spec[fy * hn + ix] * s
+                })
+                .collect();
+            cpu_fft::c2r(&c, m, m)
+        };
+        let p = cpu_ns::NsParams {
+            n,
+            length: std::f64::consts::TAU,
+            nu: 1e-3,
+            drag: 0.1,
+            dt: 1e-3,
+            heun: true,
+        };
+        for t in 0..5 {
+            let field: Vec<f64> = w[t * n * n..(t + 1) * n * n]
+                .iter()
+                .map(|v| f64::from(*v))
+                .collect();
+            let spec = cpu_fft::r2c(&field, n, n);
+            let want_omega = truncate(&spec);
+            let adv = cpu_ns::advection_hat(&p, &spec);
+            let minus_dealiased: Vec<Complex64> = adv
+                .iter()
+                .enumerate()
+                .map(|(at, v)| {
+                    let (iy, ix) = (at / (n / 2 + 1), at % (n / 2 + 1));
+                    let jy = if iy <= n / 2 {
+                        iy as i64
+                    } else {
+                        iy as i64 - n as i64
+                    };
+                    let keep = 3 * ix <= n && 3 * jy.unsigned_abs() as usize <= n;
+                    if keep {
+                        -v
+                    } else {
+                        Complex64::new(0.0, 0.0)
+                    }
+                })
+                .collect();
+            let want_h = truncate(&minus_dealiased);
+            for (name, got, want) in [
+                ("omega", &om[t * m * m..(t + 1) * m * m], want_omega),
+                ("H", &hh[t * m * m..(t + 1) * m * m], want_h),
+            ] {
+                let scale = want.iter().fold(0f64, |a, v| a.max(v.abs()));
+                let err = got
+                    .iter()
+                    .zip(&want)
+                    .fold(0f64, |a, (x, y)| a.max((f64::from(*x) - y).abs()));
+                assert!(
+                    err <= 1e-4 * scale,
+                    "{name} at snapshot {t}: {err:.2e} of {scale:.2e}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn refuses_bad_input_without_touching_files() {
         let out = tmp("existing.safetensors");
@@ -235,6 +320,8 @@ mod simulate {
             "100",
             "--checkpoint-every",
             "1",
+            "--coarse",
+            "16",
             "--quiet",
         ];
         let whole = tmp("whole.safetensors");
@@ -271,7 +358,7 @@ mod simulate {
         assert!(ok, "{e}");
         assert!(!state.exists(), "the state file is removed after success");
         let (fa, fb) = (io::read(&whole).unwrap(), io::read(&cut).unwrap());
-        for name in ["vorticity", "time"] {
+        for name in ["vorticity", "time", "omega_16", "G_16", "H_16"] {
             let (a, b) = (fa.get(&whole, name).unwrap(), fb.get(&cut, name).unwrap());
             assert_eq!(a.shape, b.shape, "{name}");
             let diff = a.data.iter().zip(&b.data).position(|(x, y)| x != y);

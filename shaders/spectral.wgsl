@@ -56,6 +56,8 @@ struct Mode {
     // Integer wavenumbers (kx, ky) of the bin.
     jx: i32,
     jy: i32,
+    // |k|^2 = kappa^2 (jx^2 + jy^2).
+    k2: f32,
     // Batch index and position in the per-sample spectrum.
     b: u32,
     local: u32,
@@ -70,7 +72,9 @@ fn mode(i: u32) -> Mode {
     if iy > p.n / 2u {
         jy = jy - i32(p.n);
     }
-    return Mode(i32(ix), jy, i / per, local);
+    let kx = f32(ix) * p.kappa;
+    let ky = f32(jy) * p.kappa;
+    return Mode(i32(ix), jy, kx * kx + ky * ky, i / per, local);
 }
 
 // The Nyquist bins (|j| = n/2) of odd derivatives are zeroed: their sign is
@@ -109,10 +113,7 @@ fn velocity_gradients(
     }
     let m = mode(i);
     let w = vg_w[i];
-    let kx = f32(m.jx) * p.kappa;
-    let ky = f32(m.jy) * p.kappa;
-    let k2 = kx * kx + ky * ky;
-    let psi = select(w / k2, vec2<f32>(0.0), k2 == 0.0);
+    let psi = select(w / m.k2, vec2<f32>(0.0), m.k2 == 0.0);
     let dx = deriv_factor(m.jx);
     let dy = deriv_factor(m.jy);
     let per = p.n * p.half;
@@ -175,11 +176,11 @@ fn hermitian_noise(m: Mode, z: vec2<f32>) -> vec2<f32> {
 }
 
 // sigma xi_hat of one bin (0 when the stochastic forcing is off).
-fn stochastic_forcing(m: Mode, k2: f32, z: vec2<f32>) -> vec2<f32> {
+fn stochastic_forcing(m: Mode, z: vec2<f32>) -> vec2<f32> {
     if p.noise_scale == 0.0 {
         return vec2<f32>(0.0);
     }
-    return p.noise_scale * exp(-0.5 * p.noise_alpha * k2) * hermitian_noise(m, z);
+    return p.noise_scale * exp(-0.5 * p.noise_alpha * m.k2) * hermitian_noise(m, z);
 }
 
 @compute @workgroup_size(64)
@@ -192,11 +193,9 @@ fn cn_update(
         return;
     }
     let m = mode(i);
-    let kx = f32(m.jx) * p.kappa;
-    let ky = f32(m.jy) * p.kappa;
-    let a = 0.5 * p.dt * (p.nu * (kx * kx + ky * ky) + p.drag);
+    let a = 0.5 * p.dt * (p.nu * m.k2 + p.drag);
     let adv = dealias(m) * (p.c1 * cn_n1[i] + p.c2 * cn_n2[i]);
-    let g = cn_f[m.local] - adv + stochastic_forcing(m, kx * kx + ky * ky, cn_noise[i]) + cn_closure[i];
+    let g = cn_f[m.local] - adv + stochastic_forcing(m, cn_noise[i]) + cn_closure[i];
     // Increment form of ((1 - a) w + dt g) / (1 + a): in f32, 1 - a and
     // 1 + a round a ~ 1e-6 to a few percent, a bias repeated every step
     // (4e-5 after 1000 Taylor–Green steps); the increment keeps a exact.
@@ -223,11 +222,8 @@ fn closure_terms(
         return;
     }
     let m = mode(i);
-    let kx = f32(m.jx) * p.kappa;
-    let ky = f32(m.jy) * p.kappa;
-    let k2 = kx * kx + ky * ky;
     let per = p.n * p.half;
     let base = m.b * 2u * per + m.local;
-    ct_out[base] = -p.nu * k2 * ct_w[i] + stochastic_forcing(m, k2, ct_noise[i]);
+    ct_out[base] = -p.nu * m.k2 * ct_w[i] + stochastic_forcing(m, ct_noise[i]);
     ct_out[base + per] = -dealias(m) * ct_n1[i];
 }

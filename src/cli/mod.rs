@@ -2,6 +2,7 @@
 
 mod info;
 mod simulate;
+mod spectrum;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -53,6 +54,10 @@ enum Command {
     /// Simulate truth trajectories of a preset (2-D Navier–Stokes on the GPU)
     /// and write vorticity snapshots to a safetensors file.
     Simulate(simulate::SimulateArgs),
+    /// Time-averaged energy and enstrophy spectra of a `simulate` output,
+    /// and whether the run is resolved (enstrophy spectrum >= 4 decades
+    /// below its peak at the 2/3 cutoff).
+    Spectrum(spectrum::SpectrumArgs),
 }
 
 /// Parses the process arguments and runs the chosen subcommand.
@@ -64,5 +69,6 @@ pub fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Info(args) => info::run(&cli.gpu, &args),
         Command::Simulate(args) => simulate::run(&cli.gpu, &args),
+        Command::Spectrum(args) => spectrum::run(&cli.gpu, &args),
     }
 }

@@ -59,17 +59,25 @@ pub fn integrals(w_hat: &[f32], n: usize, length: f64) -> Vec<Integrals> {
         .collect()
 }
 
-/// Shell-summed energy spectrum of one sample: `E[m]` sums the bins with
-/// integer `|k| = sqrt(jx² + jy²)` rounded to `m`, for `m = 0 ..= n/2·√2`.
-pub fn energy_spectrum(w_hat: &[f32], n: usize, length: f64) -> Vec<f64> {
+/// Shell-summed spectra of one sample: `(E[m], Z[m])`, energy and
+/// enstrophy summed over the bins with integer `|k| = sqrt(jx² + jy²)`
+/// rounded to `m`, for `m = 0 ..= n/√2`. `Σ E = ½⟨|u|²⟩`, `Σ Z = ½⟨ω²⟩`.
+pub fn shell_spectra(w_hat: &[f32], n: usize, length: f64) -> (Vec<f64>, Vec<f64>) {
     let kappa = 2.0 * std::f64::consts::PI / length;
     let shells = (n as f64 * std::f64::consts::FRAC_1_SQRT_2).ceil() as usize + 1;
-    let mut e = vec![0.0; shells];
+    let (mut e, mut z) = (vec![0.0; shells], vec![0.0; shells]);
     for_bins(&w_hat[..2 * n * (n / 2 + 1)], n, |jx, jy, p| {
         let j2 = (jx * jx + jy * jy) as f64;
         if j2 > 0.0 {
-            e[j2.sqrt().round() as usize] += 0.5 * p / (j2 * kappa * kappa);
+            let shell = j2.sqrt().round() as usize;
+            e[shell] += 0.5 * p / (j2 * kappa * kappa);
+            z[shell] += 0.5 * p;
         }
     });
-    e
+    (e, z)
+}
+
+/// Shell-summed energy spectrum of one sample (see [`shell_spectra`]).
+pub fn energy_spectrum(w_hat: &[f32], n: usize, length: f64) -> Vec<f64> {
+    shell_spectra(w_hat, n, length).0
 }

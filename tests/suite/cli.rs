@@ -268,6 +268,48 @@ mod simulate {
         }
     }
 
+    /// `spectrum` reads a `simulate` output; its enstrophy spectrum sums to
+    /// ½⟨ω²⟩ of the file's snapshots (Parseval; f32 data, 1e-4).
+    #[test]
+    fn spectrum_of_a_trajectory() {
+        let out = tmp("spec.safetensors");
+        let (ok, _, e) = run(&[], &out);
+        assert!(ok, "{e}");
+        let json = out.with_extension("json");
+        let (ok, stdout, e) = diffclosure(&[
+            "spectrum",
+            "--input",
+            out.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert!(ok, "{e}");
+        assert!(stdout.contains("decades below the peak"), "{stdout}");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let z: f64 = v["enstrophy_spectrum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .sum();
+        let w = io::read(&out)
+            .unwrap()
+            .get(&out, "vorticity")
+            .unwrap()
+            .data
+            .clone();
+        let half_mean_sq =
+            0.5 * w.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / w.len() as f64;
+        assert!(
+            (z - half_mean_sq).abs() < 1e-4 * half_mean_sq,
+            "{z} vs {half_mean_sq}"
+        );
+        let (ok, _, e) =
+            diffclosure(&["spectrum", "--input", out.to_str().unwrap(), "--from", "99"]);
+        assert!(!ok && e.contains("no snapshot"), "{e}");
+    }
+
     #[test]
     fn refuses_bad_input_without_touching_files() {
         let out = tmp("existing.safetensors");

@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions, one file per subcommand.
 
+mod dataset;
 mod info;
 mod simulate;
 mod spectrum;
@@ -58,6 +59,10 @@ enum Command {
     /// and whether the run is resolved (enstrophy spectrum >= 4 decades
     /// below its peak at the 2/3 cutoff).
     Spectrum(spectrum::SpectrumArgs),
+    /// Build train/test closure datasets (coarse vorticity, target closure
+    /// term, sparse sensor values) from `simulate` outputs, split by
+    /// trajectory.
+    Dataset(dataset::DatasetArgs),
 }
 
 /// Parses the process arguments and runs the chosen subcommand.
@@ -70,5 +75,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Info(args) => info::run(&cli.gpu, &args),
         Command::Simulate(args) => simulate::run(&cli.gpu, &args),
         Command::Spectrum(args) => spectrum::run(&cli.gpu, &args),
+        Command::Dataset(args) => dataset::run(&args),
     }
 }

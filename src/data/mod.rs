@@ -1,4 +1,5 @@
-//! Data on disk: safetensors I/O (atomic writes, checked reads); the
-//! dataset builder and sparse sensors follow.
+//! Data on disk: safetensors I/O (atomic writes, checked reads) and the
+//! closure dataset builder with its sparse sensors.
 
+pub mod dataset;
 pub mod io;

@@ -310,6 +310,86 @@ mod simulate {
         assert!(!ok && e.contains("no snapshot"), "{e}");
     }
 
+    /// `dataset` splits by trajectory, and the sensor values are the target
+    /// at the sensor points.
+    #[test]
+    fn dataset_splits_by_trajectory_with_sensors() {
+        let traj = tmp("traj.safetensors");
+        let (ok, _, e) = run(&["--batch", "3", "--coarse", "16"], &traj);
+        assert!(ok, "{e}");
+        let (train, test) = (tmp("train.safetensors"), tmp("test.safetensors"));
+        let args = |extra: &[&str]| -> (bool, String, String) {
+            let mut v = vec![
+                "dataset",
+                "--input",
+                traj.to_str().unwrap(),
+                "--grid",
+                "16",
+                "--scenario",
+                "h",
+                "--out-train",
+                train.to_str().unwrap(),
+                "--out-test",
+                test.to_str().unwrap(),
+            ];
+            v.extend_from_slice(extra);
+            diffclosure(&v)
+        };
+        let (ok, _, e) = args(&["--sensors", "4x4"]);
+        assert!(ok, "{e}");
+        let (tr, te) = (io::read(&train).unwrap(), io::read(&test).unwrap());
+        let ids = |f: &io::TensorFile, p: &Path| f.get(p, "trajectory").unwrap().data.clone();
+        let (a, b) = (ids(&tr, &train), ids(&te, &test));
+        assert_eq!(a.len(), 10, "5 snapshots x 2 train trajectories");
+        assert_eq!(b.len(), 5);
+        assert!(
+            a.iter().all(|t| *t < 2.0) && b.iter().all(|t| *t == 2.0),
+            "split by trajectory: {a:?} {b:?}"
+        );
+        assert_eq!(tr.meta(&train, "scenario").unwrap(), "H");
+        assert_eq!(te.meta(&test, "split").unwrap(), "test");
+        let target = &tr.get(&train, "target").unwrap().data;
+        let sensors = &tr.get(&train, "sensors").unwrap().data;
+        assert_eq!(tr.get(&train, "sensors").unwrap().shape, vec![10, 4, 4]);
+        for s in 0..10 {
+            for (iy, y) in [0, 4, 8, 12].into_iter().enumerate() {
+                for (ix, x) in [0, 4, 8, 12].into_iter().enumerate() {
+                    assert_eq!(sensors[s * 16 + iy * 4 + ix], target[s * 256 + y * 16 + x]);
+                }
+            }
+        }
+        assert_eq!(
+            tr.get(&train, "sensor_x").unwrap().data[1],
+            (std::f64::consts::TAU / 4.0) as f32
+        );
+        // Refusals, with the outputs left alone.
+        let before = std::fs::read(&train).unwrap();
+        let (ok, _, e) = args(&[]);
+        assert!(!ok && e.contains("exists"), "{e}");
+        assert_eq!(std::fs::read(&train).unwrap(), before);
+        let (t2, t3) = (tmp("t2.safetensors"), tmp("t3.safetensors"));
+        let other = |extra: &[&str]| -> String {
+            let mut v = vec![
+                "dataset",
+                "--input",
+                traj.to_str().unwrap(),
+                "--out-train",
+                t2.to_str().unwrap(),
+                "--out-test",
+                t3.to_str().unwrap(),
+            ];
+            v.extend_from_slice(extra);
+            let (ok, _, e) = diffclosure(&v);
+            assert!(!ok, "{extra:?} must fail");
+            e
+        };
+        assert!(other(&["--grid", "16", "--scenario", "sgs"]).contains("unknown scenario"));
+        assert!(other(&["--grid", "64"]).contains("no tensor 'omega_64'"));
+        assert!(other(&["--grid", "16", "--test-trajectories", "3"]).contains("cannot put 3"));
+        assert!(other(&["--grid", "16", "--sensors", "5x4"]).contains("expected SxS"));
+        assert!(!t2.exists() && !t3.exists());
+    }
+
     #[test]
     fn refuses_bad_input_without_touching_files() {
         let out = tmp("existing.safetensors");

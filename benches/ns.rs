@@ -31,7 +31,8 @@ fn bench(c: &mut Criterion) {
         for scheme in [TimeScheme::Heun, TimeScheme::Euler] {
             let mut cfg = Preset::Seed.config(n, batch, 1);
             cfg.scheme = scheme;
-            let mut solver = NsSolver::new(&gpu, &cfg, Some(&Preset::Seed.forcing(n))).expect("solver");
+            let mut solver =
+                NsSolver::new(&gpu, &cfg, Some(&Preset::Seed.forcing(n))).expect("solver");
             let grf = Preset::Seed.spec().initial;
             let w = grf.sample_hat(&gpu, batch, n, cfg.length, 1).expect("grf");
             solver.set_vorticity_hat(&w).expect("state");

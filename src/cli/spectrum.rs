@@ -10,7 +10,7 @@ use crate::cli::GpuArgs;
 use crate::data::io;
 use crate::fft::{Fft2d, Transform};
 use crate::gpu::{DType, Gpu, Tensor};
-use crate::ns::diagnostics::shell_spectra;
+use crate::ns::diagnostics::{pdf, shell_spectra};
 
 /// Options of `diffclosure spectrum`.
 #[derive(Args, Debug)]
@@ -24,6 +24,10 @@ pub struct SpectrumArgs {
     /// Write the spectra and statistics as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+}
+
+fn mean_rms_of(rms: &[f64]) -> f64 {
+    (rms.iter().sum::<f64>() / rms.len().max(1) as f64).max(f64::MIN_POSITIVE)
 }
 
 /// Runs `diffclosure spectrum`.
@@ -76,6 +80,18 @@ pub fn run(gpu_args: &GpuArgs, a: &SpectrumArgs) -> Result<()> {
             z_avg.iter_mut().zip(&z).for_each(|(a, v)| *a += c * v);
         }
     }
+    let mean_rms = mean_rms_of(&rms);
+    // Vorticity PDF over the kept snapshots, in units of the mean rms, on
+    // ±6 rms (60 bins).
+    let mut all: Vec<f32> = Vec::with_capacity(keep.len() * per);
+    for &t in &keep {
+        all.extend(
+            w.data[t * per..(t + 1) * per]
+                .iter()
+                .map(|v| (f64::from(*v) / mean_rms) as f32),
+        );
+    }
+    let (pdf_x, pdf_y) = pdf(&all, 6.0, 60);
     let cutoff = n / 3;
     let (peak_k, peak) =
         z_avg.iter().enumerate().skip(1).fold(
@@ -83,7 +99,6 @@ pub fn run(gpu_args: &GpuArgs, a: &SpectrumArgs) -> Result<()> {
             |(bk, bv), (k, &v)| if v > bv { (k, v) } else { (bk, bv) },
         );
     let decades = (peak / z_avg[cutoff]).log10();
-    let mean_rms = rms.iter().sum::<f64>() / rms.len() as f64;
     let (lo, hi) = rms
         .iter()
         .fold((f64::MAX, 0f64), |(l, h), v| (l.min(*v), h.max(*v)));
@@ -118,6 +133,7 @@ pub fn run(gpu_args: &GpuArgs, a: &SpectrumArgs) -> Result<()> {
             "cutoff_k": cutoff,
             "decades_peak_to_cutoff": decades,
             "resolved": decades >= 4.0,
+            "vorticity_pdf": {"x_over_rms": pdf_x, "density": pdf_y},
         });
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, serde_json::to_string_pretty(&v)?)?;

@@ -81,3 +81,23 @@ pub fn shell_spectra(w_hat: &[f32], n: usize, length: f64) -> (Vec<f64>, Vec<f64
 pub fn energy_spectrum(w_hat: &[f32], n: usize, length: f64) -> Vec<f64> {
     shell_spectra(w_hat, n, length).0
 }
+
+/// Probability density of `values` on `bins` equal bins spanning
+/// `[-range, range]`: `(bin centres, density)`, the density normalised so
+/// that it integrates to the fraction of values inside the range (1 when
+/// none falls outside).
+pub fn pdf(values: &[f32], range: f64, bins: usize) -> (Vec<f64>, Vec<f64>) {
+    let width = 2.0 * range / bins as f64;
+    let mut counts = vec![0usize; bins];
+    for &v in values {
+        let x = (f64::from(v) + range) / width;
+        if x >= 0.0 && (x as usize) < bins {
+            counts[x as usize] += 1;
+        }
+    }
+    let centres = (0..bins)
+        .map(|i| -range + (i as f64 + 0.5) * width)
+        .collect();
+    let norm = 1.0 / (values.len().max(1) as f64 * width);
+    (centres, counts.iter().map(|&c| c as f64 * norm).collect())
+}

@@ -40,14 +40,14 @@ pub enum Error {
     /// Mapping a buffer for readback failed (device lost, out of memory).
     #[error("GPU readback failed: {0}")]
     Readback(String),
-    /// File-system error with the path it concerns.
-    #[error("{path}: {source}")]
+    /// File-system error with the path it concerns. (The I/O error is in
+    /// the message, not a `source`, so that it is printed once.)
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file concerned.
         path: std::path::PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 

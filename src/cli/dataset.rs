@@ -49,9 +49,16 @@ pub fn run(a: &DatasetArgs) -> Result<()> {
     let sensors = Sensors::parse(&a.sensors, a.sensor_grid.unwrap_or(a.grid))?;
     io::refuse_existing(&a.out_train)?;
     io::refuse_existing(&a.out_test)?;
-    if a.out_train == a.out_test {
+    if io::same_file(&a.out_train, &a.out_test) {
         bail!("--out-train and --out-test must differ");
     }
+    for input in &a.input {
+        if io::same_file(input, &a.out_train) || io::same_file(input, &a.out_test) {
+            bail!("{} is both an input and an output", input.display());
+        }
+    }
+    io::check_writable(&a.out_train)?;
+    io::check_writable(&a.out_test)?;
     let spec = DatasetSpec {
         scenario,
         grid: a.grid,
@@ -63,10 +70,15 @@ pub fn run(a: &DatasetArgs) -> Result<()> {
         .get("length")
         .and_then(|s| s.parse().ok())
         .unwrap_or(std::f64::consts::TAU);
-    write(&a.out_train, &train, &spec, length, "train", &meta)?;
-    write(&a.out_test, &test, &spec, length, "test", &meta)?;
+    write(
+        (&a.out_train, &a.out_test),
+        (&train, &test),
+        &spec,
+        length,
+        &meta,
+    )?;
     println!(
-        "wrote {} ({} samples, trajectories {:?}) and {} ({} samples, trajectories {:?}): scenario {scenario}, {}x{} grid, {} sensors",
+        "wrote {} ({} samples, trajectories {:?}) and {} ({} samples, trajectories {:?}): scenario {scenario}, {}x{} grid, {s}x{s} sensors",
         a.out_train.display(),
         train.len(),
         train.trajectories,
@@ -75,7 +87,7 @@ pub fn run(a: &DatasetArgs) -> Result<()> {
         test.trajectories,
         a.grid,
         a.grid,
-        a.sensors
+        s = spec.sensors.per_axis
     );
     Ok(())
 }

@@ -63,8 +63,9 @@ pub struct SimulateArgs {
     /// the coarse fields).
     #[arg(long)]
     out: PathBuf,
-    /// Snapshots between state checkpoints (`OUT.state`).
-    #[arg(long, default_value_t = 100)]
+    /// Steps between state checkpoints (`OUT.state`; also written at the
+    /// first snapshot after that many steps).
+    #[arg(long, default_value_t = 2000)]
     checkpoint_every: usize,
     /// Continue from `OUT.state` left by an interrupted run.
     #[arg(long)]
@@ -129,7 +130,16 @@ impl Plan {
                 spec.window.0
             },
         );
-        let first_snapshot = ((t_start / cfg.dt).round().max(0.0) as usize).min(steps);
+        if !(t_start.is_finite() && t_start >= 0.0) {
+            bail!("--t-start {t_start}: must be a time >= 0");
+        }
+        let first_snapshot = (t_start / cfg.dt).round() as usize;
+        if first_snapshot > steps {
+            bail!(
+                "--t-start {t_start} is after the end of the run (t = {})",
+                steps as f64 * cfg.dt
+            );
+        }
         let coarse = match a.coarse.as_deref().map(str::trim) {
             None => [spec.coarse_n].into_iter().filter(|m| *m < n).collect(),
             Some("none") | Some("") => Vec::new(),
@@ -142,9 +152,12 @@ impl Plan {
                 })
                 .collect::<Result<Vec<_>>>()?,
         };
-        for &m in &coarse {
+        for (i, &m) in coarse.iter().enumerate() {
             if !m.is_power_of_two() || m < 8 || m > n {
                 bail!("--coarse {m}: must be a power of two in [8, {n}] (the fine grid)");
+            }
+            if coarse[..i].contains(&m) {
+                bail!("--coarse lists {m} twice");
             }
         }
         Ok(Self {
@@ -235,9 +248,23 @@ fn read_init(path: &Path, n: usize, batch: usize) -> Result<Vec<f32>> {
             last[i]
         );
     }
+    // A periodic flow has zero mean vorticity (∮u·dl = 0): remove a mean.
+    let mut fields = last.to_vec();
+    for (i, f) in fields.chunks_exact_mut(n * n).enumerate() {
+        let mean = f.iter().map(|v| f64::from(*v)).sum::<f64>() / (n * n) as f64;
+        let rms = (f.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / (n * n) as f64).sqrt();
+        if mean.abs() > 1e-6 * rms.max(f64::MIN_POSITIVE) {
+            eprintln!(
+                "warning: {} field {i} has mean vorticity {mean:.3e}; removed (periodic flows have none)",
+                path.display()
+            );
+            f.iter_mut()
+                .for_each(|v| *v = (f64::from(*v) - mean) as f32);
+        }
+    }
     match b {
-        _ if b == batch => Ok(last.to_vec()),
-        1 => Ok(last.repeat(batch)),
+        _ if b == batch => Ok(fields),
+        1 => Ok(fields.repeat(batch)),
         _ => bail!(
             "{}: holds {b} fields, but --batch is {batch} (give 1 field or {batch})",
             path.display()
@@ -254,6 +281,8 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
     let plan = Plan::new(a)?;
     let (n, b) = (plan.cfg.n, plan.cfg.batch);
     io::refuse_existing(&a.out)?;
+    // Fail now, not after hours of simulation, if the output cannot be written.
+    io::check_writable(&a.out)?;
     let state = state_path(&a.out);
     if state.exists() && !a.resume {
         bail!(
@@ -261,11 +290,17 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
             state.display()
         );
     }
+    if a.resume && !state.exists() {
+        bail!(
+            "--resume: no interrupted run to continue ({} does not exist)",
+            state.display()
+        );
+    }
     let init = match (&a.init, a.resume) {
         (Some(p), false) => Some(read_init(p, n, b)?),
         _ => None,
     };
-    let meta = plan.metadata(a);
+    let mut meta = plan.metadata(a);
     let gpu = Gpu::new(&gpu_args.options()?)?;
     let forcing = a.preset.forcing(n);
     let mut solver = NsSolver::new(&gpu, &plan.cfg, Some(&forcing))?;
@@ -280,19 +315,9 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
     }
     let mut times: Vec<f32> = Vec::new();
     let mut step = 0;
-    if a.resume && state.exists() {
+    if a.resume {
         let f = io::read(&state)?;
-        for key in [
-            "preset",
-            "grid",
-            "batch",
-            "seed",
-            "dt",
-            "scheme",
-            "steps",
-            "snapshot_every",
-            "coarse",
-        ] {
+        for key in RESUME_KEYS {
             let (have, want) = (f.meta(&state, key)?, meta[key].as_str());
             if have != want {
                 bail!(
@@ -301,6 +326,8 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
                 );
             }
         }
+        // Where the data came from is the interrupted run's business.
+        meta.insert("init".into(), f.meta(&state, "init")?.to_string());
         step = f.meta(&state, "step")?.parse().context("state step")?;
         solver.set_rng_counter(
             f.meta(&state, "rng_counter")?
@@ -341,6 +368,9 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
     if step == 0 {
         // Refuse a time step over the CFL limit before running at all.
         let cfl = solver.cfl()?;
+        if !cfl.is_finite() {
+            bail!("the initial state has non-finite velocities (CFL = {cfl})");
+        }
         if cfl > 1.0 {
             bail!(
                 "CFL number {cfl:.3} > 1 for the initial state: reduce --dt (now {})",
@@ -349,16 +379,35 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
         }
     }
     // Snapshots already recorded (by a resumed run) are not taken again.
-    let targets: Vec<usize> = plan.snapshot_steps().skip(times.len()).collect();
-    let mut since_checkpoint = 0;
-    for target in targets {
-        solver.step(target - step)?;
-        step = target;
-        let cfl = solver.cfl()?;
-        let w = solver.vorticity()?;
+    let mut targets = plan.snapshot_steps().skip(times.len()).peekable();
+    let every = a.checkpoint_every.max(1);
+    let mut last_checkpoint = step;
+    loop {
+        let next_snapshot = targets.peek().copied();
+        // Stop at the next snapshot, checkpoint or the end, whichever comes
+        // first, so that spin-up also shows progress, checks the state and
+        // is checkpointed.
+        let stop = [
+            next_snapshot,
+            Some(last_checkpoint + every),
+            Some(plan.steps),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| *s >= step)
+        .min()
+        .unwrap_or(plan.steps);
+        solver.step(stop - step)?;
+        step = stop;
         let t = step as f64 * plan.cfg.dt;
-        if let Some(i) = w.iter().position(|v| !v.is_finite()) {
-            bail!("the state became non-finite at t = {t:.4} (value {} at {i}); the state checkpoint is kept", w[i]);
+        let cfl = solver.cfl()?;
+        if !cfl.is_finite() {
+            let kept = if state.exists() {
+                format!("; the last checkpoint ({}) is kept", state.display())
+            } else {
+                String::new()
+            };
+            bail!("the state became non-finite between the last check and t = {t:.4}{kept}");
         }
         if cfl > 1.0 {
             bail!(
@@ -369,25 +418,28 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
         if cfl > 0.5 {
             bar.println(format!("warning: CFL number {cfl:.3} at t = {t:.4}"));
         }
-        push(&mut records, "vorticity", &w);
-        if !plan.coarse.is_empty() {
-            // The closure terms of this state come out of the next step.
-            for (name, values) in recorder.step_and_record(&mut solver)? {
-                push(&mut records, &name, &values);
+        if next_snapshot == Some(step) {
+            targets.next();
+            push(&mut records, "vorticity", &solver.vorticity()?);
+            if !plan.coarse.is_empty() {
+                // The closure terms of this state come out of the next step.
+                for (name, values) in recorder.step_and_record(&mut solver)? {
+                    push(&mut records, &name, &values);
+                }
+                step += 1;
             }
-            step += 1;
+            times.push(t as f32);
         }
-        times.push(t as f32);
-        bar.set_position(step as u64);
+        bar.set_position(step.min(plan.steps) as u64);
         bar.set_message(format!("t = {t:.3}, CFL {cfl:.3}"));
-        since_checkpoint += 1;
-        if since_checkpoint >= a.checkpoint_every.max(1) && step < plan.steps {
-            since_checkpoint = 0;
+        let done = targets.peek().is_none() && step >= plan.steps;
+        if done {
+            break;
+        }
+        if step >= last_checkpoint + every {
+            last_checkpoint = step;
             write_state(&state, &solver, &meta, step, &records, &times)?;
         }
-    }
-    if step < plan.steps {
-        solver.step(plan.steps - step)?;
     }
     bar.finish_and_clear();
     let count = times.len();
@@ -398,13 +450,28 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
         std::fs::remove_file(&state).with_context(|| format!("removing {}", state.display()))?;
     }
     println!(
-        "wrote {} ({count} snapshots of {b} x {n}x{n}, t = 0..{:.3}) on {}",
+        "wrote {} ({count} snapshots of {b} x {n}x{n}, t = 0..{}) on {}",
         a.out.display(),
         plan.steps as f64 * plan.cfg.dt,
         gpu.describe()
     );
     Ok(())
 }
+
+/// Metadata that must be equal between an interrupted run and its resumption.
+const RESUME_KEYS: [&str; 11] = [
+    "preset",
+    "grid",
+    "batch",
+    "seed",
+    "dt",
+    "scheme",
+    "steps",
+    "snapshot_every",
+    "first_snapshot_step",
+    "coarse",
+    "stochastic",
+];
 
 fn push(records: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>, name: &str, values: &[f32]) {
     if let Some((_, data)) = records.get_mut(name) {

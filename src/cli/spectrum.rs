@@ -38,7 +38,10 @@ pub fn run(gpu_args: &GpuArgs, a: &SpectrumArgs) -> Result<()> {
     let f = io::read(&a.input)?;
     let w = f.get(&a.input, "vorticity")?;
     let time = &f.get(&a.input, "time")?.data;
-    let length: f64 = f.meta(&a.input, "length")?.parse()?;
+    let length: f64 = f
+        .meta(&a.input, "length")?
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{}: metadata length: {e}", a.input.display()))?;
     let s = &w.shape;
     if s.len() != 4 || s[2] != s[3] || s[0] != time.len() {
         bail!(
@@ -98,6 +101,12 @@ pub fn run(gpu_args: &GpuArgs, a: &SpectrumArgs) -> Result<()> {
             (0, 0.0),
             |(bk, bv), (k, &v)| if v > bv { (k, v) } else { (bk, bv) },
         );
+    if peak == 0.0 {
+        bail!(
+            "{}: the vorticity is zero in every kept snapshot",
+            a.input.display()
+        );
+    }
     let decades = (peak / z_avg[cutoff]).log10();
     let (lo, hi) = rms
         .iter()
@@ -135,9 +144,15 @@ pub fn run(gpu_args: &GpuArgs, a: &SpectrumArgs) -> Result<()> {
             "resolved": decades >= 4.0,
             "vorticity_pdf": {"x_over_rms": pdf_x, "density": pdf_y},
         });
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_string_pretty(&v)?)?;
-        std::fs::rename(&tmp, path)?;
+        let mut tmp = path.as_os_str().to_os_string();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        std::fs::write(&tmp, serde_json::to_string_pretty(&v)?)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                anyhow::anyhow!("{}: {e}", path.display())
+            })?;
     }
     Ok(())
 }

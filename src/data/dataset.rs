@@ -147,8 +147,26 @@ pub fn build(
     let first = files
         .first()
         .ok_or_else(|| Error::InvalidArgument("no input trajectory file".into()))?;
-    // Inputs must describe the same physics.
-    for (p, f) in &files {
+    // Inputs must describe the same physics, and be different runs: two
+    // runs of one seed are the same trajectories (a train/test leak).
+    for (i, (p, f)) in files.iter().enumerate() {
+        for (q, g) in &files[..i] {
+            if io::same_file(p, q) {
+                return Err(Error::InvalidArgument(format!(
+                    "{} is given twice",
+                    p.display()
+                )));
+            }
+            if f.meta(p, "seed")? == g.meta(q, "seed")? {
+                return Err(Error::InvalidArgument(format!(
+                    "{} and {} were run with the same seed ({}): their trajectories are identical; \
+                     simulate with different --seed values",
+                    q.display(),
+                    p.display(),
+                    f.meta(p, "seed")?
+                )));
+            }
+        }
         for key in [
             "preset",
             "grid",
@@ -157,6 +175,9 @@ pub fn build(
             "drag",
             "length",
             "restriction",
+            "scheme",
+            "stochastic",
+            "snapshot_every",
         ] {
             let (a, b) = (f.meta(p, key)?, first.1.meta(&first.0, key)?);
             if a != b {
@@ -175,6 +196,11 @@ pub fn build(
                 .map(|t| t.shape.get(1).copied().unwrap_or(0))
         })
         .sum::<Result<usize>>()?;
+    if spec.test_trajectories == 0 {
+        return Err(Error::InvalidArgument(
+            "--test-trajectories must be >= 1 (a test set needs a trajectory)".into(),
+        ));
+    }
     if spec.test_trajectories >= total {
         return Err(Error::InvalidArgument(format!(
             "{total} trajectories in the inputs: cannot put {} in the test set and keep any for training",
@@ -249,24 +275,29 @@ pub fn build(
             .collect::<Vec<_>>()
             .join(","),
     );
+    // Per-input provenance: what differs between inputs, in input order.
+    for key in ["seed", "batch", "init"] {
+        let values: Vec<&str> = files
+            .iter()
+            .map(|(p, f)| f.meta(p, key).unwrap_or("?"))
+            .collect();
+        meta.insert(format!("{key}s"), values.join(","));
+        meta.remove(key);
+    }
     Ok((train, test, meta))
 }
 
-/// Writes one split (`omega`, `target` `[N, m, m]`, `sensors` `[N, s, s]`,
-/// `sensor_x`/`sensor_y` `[s]` physical positions, `time`, `trajectory`
-/// `[N]`) with `meta` plus `split` and its trajectory ids.
-///
-/// # Errors
-/// As [`io::write_atomic`]; an existing `path` is refused.
-pub fn write(
-    path: &Path,
+/// The tensors of one split (`omega`, `target` `[N, m, m]`, `sensors`
+/// `[N, s, s]`, `sensor_x`/`sensor_y` `[s]` physical positions, `time`,
+/// `trajectory` `[N]`) and its metadata (`meta` plus `split` and its
+/// trajectory ids).
+fn split_tensors(
     split: &Split,
     spec: &DatasetSpec,
     length: f64,
     name: &str,
     meta: &HashMap<String, String>,
-) -> Result<()> {
-    io::refuse_existing(path)?;
+) -> (Vec<(&'static str, NamedTensor)>, HashMap<String, String>) {
     let (n, m, s) = (split.len(), spec.grid, spec.sensors.per_axis);
     let pos: Vec<f32> = spec
         .sensors
@@ -275,7 +306,7 @@ pub fn write(
         .map(|&i| (i as f64 * length / m as f64) as f32)
         .collect();
     let t = |shape: Vec<usize>, data: Vec<f32>| NamedTensor { shape, data };
-    let tensors = [
+    let tensors = vec![
         ("omega", t(vec![n, m, m], split.omega.clone())),
         ("target", t(vec![n, m, m], split.target.clone())),
         ("sensors", t(vec![n, s, s], split.sensors.clone())),
@@ -284,7 +315,6 @@ pub fn write(
         ("time", t(vec![n], split.time.clone())),
         ("trajectory", t(vec![n], split.trajectory.clone())),
     ];
-    let named: Vec<(&str, &NamedTensor)> = tensors.iter().map(|(k, v)| (*k, v)).collect();
     let mut meta = meta.clone();
     meta.insert("split".into(), name.into());
     meta.insert(
@@ -296,5 +326,31 @@ pub fn write(
             .collect::<Vec<_>>()
             .join(","),
     );
-    io::write_atomic(path, &named, &meta)
+    (tensors, meta)
+}
+
+/// Writes the train and test files together: both appear or neither does.
+///
+/// # Errors
+/// Existing outputs, the same file twice, or I/O errors (nothing is left).
+pub fn write(
+    paths: (&Path, &Path),
+    splits: (&Split, &Split),
+    spec: &DatasetSpec,
+    length: f64,
+    meta: &HashMap<String, String>,
+) -> Result<()> {
+    io::refuse_existing(paths.0)?;
+    io::refuse_existing(paths.1)?;
+    if io::same_file(paths.0, paths.1) {
+        return Err(Error::InvalidArgument(format!(
+            "the train and test outputs are the same file ({})",
+            paths.0.display()
+        )));
+    }
+    let (tt, mt) = split_tensors(splits.0, spec, length, "train", meta);
+    let (te, me) = split_tensors(splits.1, spec, length, "test", meta);
+    let nt: Vec<(&str, &NamedTensor)> = tt.iter().map(|(k, v)| (*k, v)).collect();
+    let ne: Vec<(&str, &NamedTensor)> = te.iter().map(|(k, v)| (*k, v)).collect();
+    io::write_all_atomic(&[(paths.0, &nt, &mt), (paths.1, &ne, &me)])
 }

@@ -34,7 +34,7 @@ pub struct TensorFile {
 fn io_err(path: &Path, source: std::io::Error) -> Error {
     Error::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     }
 }
 
@@ -85,6 +85,30 @@ pub fn refuse_existing(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Checks that `path` can be created: its directory exists and is
+/// writable (by creating and removing the temporary file a write would use).
+///
+/// # Errors
+/// [`Error::Io`] naming `path`.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let tmp = tmp_path(path);
+    std::fs::File::create(&tmp).map_err(|e| io_err(path, e))?;
+    std::fs::remove_file(&tmp).map_err(|e| io_err(path, e))
+}
+
+/// The same file under two spellings (`o` and `./o`) compares equal.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    let canon = |p: &Path| -> PathBuf {
+        let dir = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        dir.join(p.file_name().unwrap_or_default())
+    };
+    canon(a) == canon(b)
+}
+
 fn tmp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp");
@@ -102,6 +126,60 @@ pub fn write_atomic(
     tensors: &[(&str, &NamedTensor)],
     metadata: &HashMap<String, String>,
 ) -> Result<()> {
+    write_all_atomic(&[(path, tensors, metadata)])
+}
+
+/// One file for [`write_all_atomic`]: path, tensors, metadata.
+pub type FileSpec<'a> = (
+    &'a Path,
+    &'a [(&'a str, &'a NamedTensor)],
+    &'a HashMap<String, String>,
+);
+
+/// Writes several files so that either all appear or none does: every
+/// temporary file is written and flushed first, then all are renamed.
+///
+/// # Errors
+/// As [`write_atomic`]; on failure no temporary file is left.
+pub fn write_all_atomic(files: &[FileSpec<'_>]) -> Result<()> {
+    let mut written: Vec<PathBuf> = Vec::new();
+    let cleanup = |written: &[PathBuf]| {
+        for t in written {
+            let _ = std::fs::remove_file(t);
+        }
+    };
+    for (path, tensors, metadata) in files {
+        let bytes = match serialize(path, tensors, metadata) {
+            Ok(b) => b,
+            Err(e) => {
+                cleanup(&written);
+                return Err(e);
+            }
+        };
+        let tmp = tmp_path(path);
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()
+        };
+        if let Err(e) = write() {
+            let _ = std::fs::remove_file(&tmp);
+            cleanup(&written);
+            return Err(io_err(path, e));
+        }
+        written.push(tmp);
+    }
+    for ((path, _, _), tmp) in files.iter().zip(&written) {
+        std::fs::rename(tmp, path).map_err(|e| io_err(path, e))?;
+    }
+    Ok(())
+}
+
+fn serialize(
+    path: &Path,
+    tensors: &[(&str, &NamedTensor)],
+    metadata: &HashMap<String, String>,
+) -> Result<Vec<u8>> {
     for (name, t) in tensors {
         if t.shape.iter().product::<usize>() != t.data.len() {
             return Err(Error::Shape(format!(
@@ -119,19 +197,7 @@ pub fn write_atomic(
                 .map_err(|e| format_err(path, e))
         })
         .collect::<Result<_>>()?;
-    let bytes =
-        safetensors::serialize(views, Some(metadata.clone())).map_err(|e| format_err(path, e))?;
-    let tmp = tmp_path(path);
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_err(path, e)
-    })
+    safetensors::serialize(views, Some(metadata.clone())).map_err(|e| format_err(path, e))
 }
 
 /// Reads every tensor (all must be f32) and the metadata of `path`.

@@ -387,6 +387,9 @@ mod simulate {
         assert!(other(&["--grid", "64"]).contains("no tensor 'omega_64'"));
         assert!(other(&["--grid", "16", "--test-trajectories", "3"]).contains("cannot put 3"));
         assert!(other(&["--grid", "16", "--sensors", "5x4"]).contains("expected SxS"));
+        assert!(other(&["--grid", "16", "--test-trajectories", "0"]).contains("must be >= 1"));
+        let twice = other(&["--grid", "16", "--input", traj.to_str().unwrap()]);
+        assert!(twice.contains("given twice"), "{twice}");
         assert!(!t2.exists() && !t3.exists());
     }
 
@@ -423,6 +426,15 @@ mod simulate {
         assert!(!ok && e.contains("power of two"), "{e}");
         let (ok, _, e) = run(&["--dt", "0.5"], &out);
         assert!(!ok && e.contains("CFL"), "{e}");
+        let nodir = tmp("x").join("missing-dir").join("o.safetensors");
+        let (ok, _, e) = run(&[], &nodir);
+        assert!(!ok && e.contains("No such file"), "{e}");
+        let (ok, _, e) = run(&["--coarse", "16,16"], &out);
+        assert!(!ok && e.contains("twice"), "{e}");
+        let (ok, _, e) = run(&["--t-start", "5"], &out);
+        assert!(!ok && e.contains("after the end"), "{e}");
+        let (ok, _, e) = run(&["--resume"], &out);
+        assert!(!ok && e.contains("no interrupted run"), "{e}");
         assert!(!out.exists(), "a failed run must not leave an output");
         assert!(!e.contains("panicked"), "{e}");
     }
@@ -441,7 +453,7 @@ mod simulate {
             "--snapshot-every",
             "100",
             "--checkpoint-every",
-            "1",
+            "150",
             "--coarse",
             "16",
             "--quiet",

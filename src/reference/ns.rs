@@ -108,3 +108,21 @@ pub fn step(p: &NsParams, w: &[Complex64], f: &[Complex64]) -> Vec<Complex64> {
     let avg: Vec<Complex64> = n1.iter().zip(&n2).map(|(a, b)| 0.5 * (a + b)).collect();
     update(p, w, &avg, f)
 }
+
+/// Spectral truncation of a half spectrum `[n, n/2+1]` to `[m, m/2+1]`
+/// (the twin of `shaders/restrict.wgsl`): bins with `|kx|, |ky| < m/2`
+/// kept and scaled by `(m/n)²`, the coarse Nyquist bins zeroed.
+pub fn truncate(spec: &[Complex64], n: usize, m: usize) -> Vec<Complex64> {
+    let (hn, hm) = (n / 2 + 1, m / 2 + 1);
+    let s = (m * m) as f64 / (n * n) as f64;
+    (0..m * hm)
+        .map(|at| {
+            let (iy, ix) = (at / hm, at % hm);
+            if 2 * ix == m || 2 * iy == m {
+                return Complex64::new(0.0, 0.0);
+            }
+            let fy = if iy > m / 2 { iy + n - m } else { iy };
+            spec[fy * hn + ix] * s
+        })
+        .collect()
+}

@@ -201,21 +201,7 @@ mod simulate {
         let om = &f.get(&out, "omega_16").unwrap().data;
         let hh = &f.get(&out, "H_16").unwrap().data;
         assert_eq!(f.get(&out, "G_16").unwrap().shape, vec![5, 1, m, m]);
-        let truncate = |spec: &[Complex64]| -> Vec<f64> {
-            let (hn, hm) = (n / 2 + 1, m / 2 + 1);
-            let s = (m * m) as f64 / (n * n) as f64;
-            let c: Vec<Complex64> = (0..m * hm)
-                .map(|at| {
-                    let (iy, ix) = (at / hm, at % hm);
-                    if 2 * ix == m || 2 * iy == m {
-                        return Complex64::new(0.0, 0.0);
-                    }
-                    let fy = if iy > m / 2 { iy + n - m } else { iy };
-                    spec[fy * hn + ix] * s
-                })
-                .collect();
-            cpu_fft::c2r(&c, m, m)
-        };
+        let truncate = |spec: &[Complex64]| cpu_fft::c2r(&cpu_ns::truncate(spec, n, m), m, m);
         let p = cpu_ns::NsParams {
             n,
             length: std::f64::consts::TAU,

@@ -144,15 +144,7 @@ pub fn run(gpu_args: &GpuArgs, a: &SpectrumArgs) -> Result<()> {
             "resolved": decades >= 4.0,
             "vorticity_pdf": {"x_over_rms": pdf_x, "density": pdf_y},
         });
-        let mut tmp = path.as_os_str().to_os_string();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        std::fs::write(&tmp, serde_json::to_string_pretty(&v)?)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                anyhow::anyhow!("{}: {e}", path.display())
-            })?;
+        io::write_bytes_atomic(path, serde_json::to_string_pretty(&v)?.as_bytes())?;
     }
     Ok(())
 }

@@ -156,23 +156,46 @@ pub fn write_all_atomic(files: &[FileSpec<'_>]) -> Result<()> {
                 return Err(e);
             }
         };
-        let tmp = tmp_path(path);
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()
-        };
-        if let Err(e) = write() {
-            let _ = std::fs::remove_file(&tmp);
-            cleanup(&written);
-            return Err(io_err(path, e));
+        match write_tmp(path, &bytes) {
+            Ok(tmp) => written.push(tmp),
+            Err(e) => {
+                cleanup(&written);
+                return Err(e);
+            }
         }
-        written.push(tmp);
     }
     for ((path, _, _), tmp) in files.iter().zip(&written) {
         std::fs::rename(tmp, path).map_err(|e| io_err(path, e))?;
     }
     Ok(())
+}
+
+/// Writes `bytes` to `path`'s temporary file and flushes it to disk;
+/// returns the temporary path (removed again on failure).
+fn write_tmp(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    let tmp = tmp_path(path);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    };
+    write().map(|()| tmp.clone()).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path, e)
+    })
+}
+
+/// Writes any bytes (a JSON report, say) to `path` atomically, as
+/// [`write_atomic`] does for tensors.
+///
+/// # Errors
+/// [`Error::Io`] naming `path` (the temporary file is removed).
+pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = write_tmp(path, bytes)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path, e)
+    })
 }
 
 fn serialize(

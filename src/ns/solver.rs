@@ -442,14 +442,7 @@ impl NsSolver {
         let mut enc = self.gpu.encoder("velocity");
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            self.gpu.dispatch(
-                &mut pass,
-                &self.grads_k,
-                &self.grads_bg[self.cur],
-                self.spec_groups,
-            );
-            self.fft4
-                .record(&mut pass, Transform::C2r, &self.grads_hat, &self.grads)?;
+            self.record_gradients(&mut pass, self.cur)?;
         }
         self.gpu.submit(enc);
         self.gpu.read_one(&self.grads)
@@ -471,6 +464,14 @@ impl NsSolver {
         Ok(umax * self.cfg.dt / self.cfg.dx())
     }
 
+    /// Records `(u, v, ∂ω/∂x, ∂ω/∂y)` of `w[c]` into `grads` (physical).
+    fn record_gradients(&self, pass: &mut wgpu::ComputePass<'_>, c: usize) -> Result<()> {
+        self.gpu
+            .dispatch(pass, &self.grads_k, &self.grads_bg[c], self.spec_groups);
+        self.fft4
+            .record(pass, Transform::C2r, &self.grads_hat, &self.grads)
+    }
+
     /// Records one right-hand-side evaluation: the dealiasing is applied by
     /// the update, so `out` holds the raw spectrum of `u·∇ω` of `w[c]`.
     fn record_advection(
@@ -479,10 +480,7 @@ impl NsSolver {
         c: usize,
         out: &Tensor,
     ) -> Result<()> {
-        self.gpu
-            .dispatch(pass, &self.grads_k, &self.grads_bg[c], self.spec_groups);
-        self.fft4
-            .record(pass, Transform::C2r, &self.grads_hat, &self.grads)?;
+        self.record_gradients(pass, c)?;
         self.gpu
             .dispatch(pass, &self.adv_k, &self.adv_bg, self.phys_groups);
         self.fft.record(pass, Transform::R2c, &self.adv, out)

@@ -1,9 +1,14 @@
-// Fine-to-coarse restriction of batched fields (science.md §3), the sharp
-// spectral cutoff filter: the coarse half spectrum [B, m, m/2+1] keeps the
+// Fine-to-coarse restriction of batched fields (science.md §3), two ways.
+//
+// truncate, the sharp spectral cutoff filter (the default): the coarse half spectrum [B, m, m/2+1] keeps the
 // fine bins with |kx|, |ky| < m/2, scaled by (m/n)^2 so that the coarse
 // field has the same point values as the band-limited fine field (NumPy's
 // unnormalised forward FFT). The coarse Nyquist bins (|k| = m/2) are set to
 // zero: their fine counterparts +m/2 and -m/2 cannot both be kept.
+//
+// stride, plain striding in physical space (what the reference code does):
+// coarse [B, m, m] takes every (n/m)-th point of fine [B, n, n]; the fine
+// modes above m/2 alias onto the coarse ones.
 
 struct Params {
     // Fine and coarse grid sizes.
@@ -11,7 +16,7 @@ struct Params {
     m: u32,
     // Number of coarse half-spectrum elements of the whole batch.
     len: u32,
-    // (m / n)^2.
+    // (m / n)^2 (truncate only).
     scale: f32,
 }
 
@@ -44,4 +49,24 @@ fn truncate(
         fy = iy + p.n - p.m;
     }
     coarse[i] = p.scale * fine[b * p.n * hn + fy * hn + ix];
+}
+
+@group(0) @binding(1) var<storage, read> fine_phys: array<f32>;
+@group(0) @binding(2) var<storage, read_write> coarse_phys: array<f32>;
+
+@compute @workgroup_size(64)
+fn stride(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = gid.x + gid.y * nwg.x * 64u;
+    if i >= p.len {
+        return;
+    }
+    let per = p.m * p.m;
+    let b = i / per;
+    let y = (i % per) / p.m;
+    let x = i % p.m;
+    let r = p.n / p.m;
+    coarse_phys[i] = fine_phys[b * p.n * p.n + y * r * p.n + x * r];
 }

@@ -227,3 +227,29 @@ fn closure_terms(
     ct_out[base] = -p.nu * m.k2 * ct_w[i] + stochastic_forcing(m, ct_noise[i]);
     ct_out[base + per] = -dealias(m) * ct_n1[i];
 }
+
+// ---- subgrid_term: the LES sub-grid closure of a restricted state
+// (science.md §3, scenario sgs). This solver runs on the coarse grid and
+// holds the restricted vorticity w_bar; N1 = raw spectrum of u_bar . grad
+// w_bar (this solver's advection), and H_bar = the restricted fine
+// convection -bar(u . grad w). Then
+//   out = -tau = u_bar . grad w_bar - bar(u . grad w) = H_bar + dealias N1,
+// what the coarse model, keeping its own dealiased convection, misses.
+@group(0) @binding(1) var<storage, read> sg_n1: array<vec2<f32>>;
+// Restricted fine closure terms [B, 2, n, half] = (G_bar, H_bar).
+@group(0) @binding(2) var<storage, read> sg_terms: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read_write> sg_out: array<vec2<f32>>;
+
+@compute @workgroup_size(64)
+fn subgrid_term(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = flat_id(gid, nwg);
+    if i >= p.spec_len {
+        return;
+    }
+    let m = mode(i);
+    let per = p.n * p.half;
+    sg_out[i] = sg_terms[m.b * 2u * per + per + m.local] + dealias(m) * sg_n1[i];
+}

@@ -15,7 +15,8 @@ pub struct DatasetArgs {
     /// Trajectory files written by `simulate --coarse …` (one or more).
     #[arg(long, required = true, num_args = 1..)]
     input: Vec<PathBuf>,
-    /// Target closure term: g (ν∆ω + σξ) or h (−u·∇ω).
+    /// Target closure term: g (ν∆ω + σξ), h (−u·∇ω) or sgs (the LES
+    /// sub-grid term ‾u·∇‾ω − ‾(u·∇ω)).
     #[arg(long, default_value = "g")]
     scenario: String,
     /// Coarse grid of the samples (the inputs must hold it).

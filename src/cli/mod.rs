@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions, one file per subcommand.
 
+mod bench;
 mod dataset;
 mod info;
 mod simulate;
@@ -63,6 +64,10 @@ enum Command {
     /// term, sparse sensor values) from `simulate` outputs, split by
     /// trajectory.
     Dataset(dataset::DatasetArgs),
+    /// Measure throughput on the selected adapter (`bench ns`: solver
+    /// steps/s).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Parses the process arguments and runs the chosen subcommand.
@@ -76,5 +81,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run(&cli.gpu, &args),
         Command::Spectrum(args) => spectrum::run(&cli.gpu, &args),
         Command::Dataset(args) => dataset::run(&args),
+        Command::Bench(cmd) => bench::run(&cli.gpu, &cmd),
     }
 }

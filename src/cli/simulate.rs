@@ -12,6 +12,7 @@ use crate::cli::GpuArgs;
 use crate::data::io::{self, NamedTensor};
 use crate::gpu::Gpu;
 use crate::ns::closure::{ClosureRecorder, FIELDS};
+use crate::ns::restrict::Restriction;
 use crate::ns::{NsConfig, NsSolver, Preset, TimeScheme};
 
 /// Options of `diffclosure simulate`.
@@ -54,11 +55,15 @@ pub struct SimulateArgs {
     #[arg(long)]
     init: Option<PathBuf>,
     /// Coarse grids to record the restricted vorticity and closure terms on
-    /// (`omega_m`, `G_m`, `H_m`, each [T, B, m, m]; spectral truncation),
+    /// (`omega_m`, `G_m`, `H_m`, `sgs_m`, each [T, B, m, m]),
     /// comma-separated, e.g. 64,128; default: the preset's coarse grid when
     /// it is below --grid. `--coarse none` records none.
     #[arg(long)]
     coarse: Option<String>,
+    /// Fine-to-coarse restriction: spectral (sharp cutoff, default) or
+    /// stride (every (n/m)-th point, the reference code's).
+    #[arg(long, default_value = "spectral", value_parser = parse_restriction)]
+    restriction: Restriction,
     /// Output file (safetensors: `vorticity` [T, B, n, n], `time` [T], and
     /// the coarse fields).
     #[arg(long)]
@@ -76,6 +81,10 @@ pub struct SimulateArgs {
 }
 
 fn parse_preset(s: &str) -> std::result::Result<Preset, String> {
+    s.parse().map_err(|e: crate::Error| e.to_string())
+}
+
+fn parse_restriction(s: &str) -> std::result::Result<Restriction, String> {
     s.parse().map_err(|e: crate::Error| e.to_string())
 }
 
@@ -201,7 +210,7 @@ impl Plan {
                 .collect::<Vec<_>>()
                 .join(","),
         );
-        put("restriction", "spectral".into());
+        put("restriction", a.restriction.to_string());
         put("first_snapshot_step", self.first_snapshot.to_string());
         put(
             "stochastic",
@@ -351,7 +360,7 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
             a.seed ^ 0x5EED_0001,
         )?)?;
     }
-    let recorder = ClosureRecorder::new(&gpu, b, n, &plan.coarse)?;
+    let recorder = ClosureRecorder::new(&gpu, &plan.cfg, &plan.coarse, a.restriction)?;
 
     let bar = if a.quiet {
         ProgressBar::hidden()
@@ -459,7 +468,7 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
 }
 
 /// Metadata that must be equal between an interrupted run and its resumption.
-const RESUME_KEYS: [&str; 11] = [
+const RESUME_KEYS: [&str; 12] = [
     "preset",
     "grid",
     "batch",
@@ -470,6 +479,7 @@ const RESUME_KEYS: [&str; 11] = [
     "snapshot_every",
     "first_snapshot_step",
     "coarse",
+    "restriction",
     "stochastic",
 ];
 

@@ -17,6 +17,9 @@ pub enum Scenario {
     G,
     /// `H = −u·∇ω`: convection.
     H,
+    /// `−τ = ‾u·∇‾ω − ‾(u·∇ω)`: the LES sub-grid term of a coarse model that
+    /// keeps its own convection.
+    Sgs,
 }
 
 impl FromStr for Scenario {
@@ -25,8 +28,9 @@ impl FromStr for Scenario {
         match s.trim().to_ascii_lowercase().as_str() {
             "g" => Ok(Scenario::G),
             "h" => Ok(Scenario::H),
+            "sgs" => Ok(Scenario::Sgs),
             other => Err(Error::InvalidArgument(format!(
-                "unknown scenario '{other}': expected g or h (sgs is not recorded yet)"
+                "unknown scenario '{other}': expected g, h or sgs"
             ))),
         }
     }
@@ -37,6 +41,7 @@ impl fmt::Display for Scenario {
         f.write_str(match self {
             Scenario::G => "G",
             Scenario::H => "H",
+            Scenario::Sgs => "sgs",
         })
     }
 }

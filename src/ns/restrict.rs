@@ -1,9 +1,45 @@
-//! Fine → coarse restriction of half spectra on the GPU
-//! (`shaders/restrict.wgsl`): the sharp spectral cutoff filter of
-//! science.md §3 (the default restriction of datasets).
+//! Fine → coarse restriction on the GPU (`shaders/restrict.wgsl`), the two
+//! of science.md §3: the sharp spectral cutoff filter (the default) and
+//! plain striding (the reference code's).
+
+use std::fmt;
+use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, KernelSpec, Shader, Slot, Tensor};
+
+/// How a fine field becomes a coarse one (recorded in datasets).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Restriction {
+    /// Sharp spectral cutoff: keep `|kx|, |ky| < m/2` ([`record_truncation`]).
+    #[default]
+    Spectral,
+    /// Every `(n/m)`-th grid point ([`record_stride`]); the fine modes above
+    /// `m/2` alias onto the coarse ones.
+    Stride,
+}
+
+impl FromStr for Restriction {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "spectral" => Ok(Self::Spectral),
+            "stride" => Ok(Self::Stride),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown restriction '{other}': expected spectral or stride"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Restriction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Spectral => "spectral",
+            Self::Stride => "stride",
+        })
+    }
+}
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -18,6 +54,12 @@ const TRUNCATE: KernelSpec = KernelSpec {
     shader: Shader::Restrict,
     entry: "truncate",
     slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
+};
+
+const STRIDE: KernelSpec = KernelSpec {
+    shader: Shader::Restrict,
+    entry: "stride",
+    ..TRUNCATE
 };
 
 /// Records the spectral truncation of `fine` (`[.., n, n/2+1]` complex)
@@ -46,7 +88,45 @@ pub fn record_truncation(
             "restriction from {fs:?} to {cs:?}: need half spectra [.., n, n/2+1] -> [.., m, m/2+1] with m <= n and equal leading dims"
         )));
     }
-    let kernel = gpu.kernel(&TRUNCATE, &[])?;
+    dispatch(gpu, pass, &TRUNCATE, fine, coarse, n, m)
+}
+
+/// Records plain striding of the physical fields `fine` (`[.., n, n]` f32)
+/// into `coarse` (`[.., m, m]`, same leading dims): `coarse[y, x] =
+/// fine[y n/m, x n/m]`.
+///
+/// # Errors
+/// [`Error::Shape`] for mismatched tensors or `m > n`.
+pub fn record_stride(
+    gpu: &Gpu,
+    pass: &mut wgpu::ComputePass<'_>,
+    fine: &Tensor,
+    coarse: &Tensor,
+) -> Result<()> {
+    let (fs, cs) = (&fine.shape, &coarse.shape);
+    let square =
+        |s: &[usize]| (s.len() >= 2 && s[s.len() - 2] == s[s.len() - 1]).then(|| s[s.len() - 1]);
+    let batch = |s: &[usize]| s[..s.len() - 2].iter().product::<usize>();
+    match (square(fs), square(cs)) {
+        (Some(n), Some(m)) if m <= n && n % m == 0 && batch(fs) == batch(cs) => {
+            dispatch(gpu, pass, &STRIDE, fine, coarse, n, m)
+        }
+        _ => Err(Error::Shape(format!(
+            "striding from {fs:?} to {cs:?}: need [.., n, n] -> [.., m, m] with m dividing n and equal leading dims"
+        ))),
+    }
+}
+
+fn dispatch(
+    gpu: &Gpu,
+    pass: &mut wgpu::ComputePass<'_>,
+    spec: &KernelSpec,
+    fine: &Tensor,
+    coarse: &Tensor,
+    n: usize,
+    m: usize,
+) -> Result<()> {
+    let kernel = gpu.kernel(spec, &[])?;
     let len = coarse.len();
     let p = Params {
         n: n as u32,

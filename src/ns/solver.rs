@@ -162,6 +162,11 @@ const CLOSURES: KernelSpec = KernelSpec {
         Slot::ReadWrite,
     ],
 };
+const SUBGRID: KernelSpec = KernelSpec {
+    shader: Shader::Spectral,
+    entry: "subgrid_term",
+    slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
+};
 
 /// A batch of trajectories advanced together on the GPU.
 pub struct NsSolver {
@@ -184,6 +189,8 @@ pub struct NsSolver {
     /// closure_terms of w[0] / w[1] into `closure_out`.
     closures_bg: [wgpu::BindGroup; 2],
     closure_out: Tensor,
+    /// The Euler-weight parameters (also read by `subgrid_term`).
+    params: wgpu::Buffer,
     rng: Rng,
     fft: Fft2d,
     fft4: Fft2d,
@@ -336,6 +343,7 @@ impl NsSolver {
             closures_k,
             closures_bg,
             closure_out,
+            params: euler,
             rng: Rng::new(cfg.seed),
             fft,
             fft4,
@@ -568,6 +576,51 @@ impl NsSolver {
     /// [`NsSolver::step_recording_closures`].
     pub fn closure_terms(&self) -> &Tensor {
         &self.closure_out
+    }
+
+    /// Records the LES sub-grid closure `−τ = ‾u·∇‾ω − ‾(u·∇ω)` (science.md
+    /// §3, scenario sgs) of the current state, which must be the restricted
+    /// fine vorticity `‾ω`: `restricted_terms` `[B, 2, n, n/2+1]` holds the
+    /// restricted fine closure terms (Ĝ, Ĥ) of [`NsSolver::closure_terms`],
+    /// and `out` `[B, n, n/2+1]` receives `‾H − H(‾ω)`, what this solver,
+    /// with its own dealiased convection, misses. Uses the advection
+    /// scratch, so record it between steps.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for tensors of other shapes; [`Error::InvalidArgument`]
+    /// for a solver without advection.
+    pub fn record_subgrid_term(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        restricted_terms: &Tensor,
+        out: &Tensor,
+    ) -> Result<()> {
+        let (b, n) = (self.cfg.batch, self.cfg.n);
+        let h = n / 2 + 1;
+        if restricted_terms.shape != [b, 2, n, h] || out.shape != [b, n, h] {
+            return Err(Error::Shape(format!(
+                "sub-grid term: terms {:?}, out {:?}; expected [{b}, 2, {n}, {h}] and [{b}, {n}, {h}]",
+                restricted_terms.shape, out.shape
+            )));
+        }
+        if !self.cfg.advection {
+            return Err(Error::InvalidArgument(
+                "the sub-grid term needs a solver with advection".into(),
+            ));
+        }
+        self.record_advection(pass, self.cur, &self.n1)?;
+        let kernel = self.gpu.kernel(&SUBGRID, &[])?;
+        let bg = self.gpu.bind(
+            &kernel,
+            &[
+                self.params.as_entire_binding(),
+                self.n1.buffer.as_entire_binding(),
+                restricted_terms.buffer.as_entire_binding(),
+                out.buffer.as_entire_binding(),
+            ],
+        );
+        self.gpu.dispatch(pass, &kernel, &bg, self.spec_groups);
+        Ok(())
     }
 
     /// Advances `steps` time steps, submitting every 64 steps.

@@ -184,10 +184,35 @@ mod simulate {
     }
 
     /// The recorded coarse fields are the spectral truncation of the
-    /// recorded vorticity, and H is minus its dealiased advection, as the
-    /// f64 reference computes them from the same snapshot. Tolerance 1e-4
+    /// recorded vorticity, H is minus its dealiased advection and sgs is H
+    /// minus the coarse grid's own dealiased advection of the truncated
+    /// vorticity, as the f64 reference computes them from the same snapshot. Tolerance 1e-4
     /// of the field's max: the GPU state is f32 (FFT errors ~1e-6) and the
     /// reference starts from the f32 snapshot.
+    /// `-adv` with the 2/3 rule of an `n` grid applied (half spectrum).
+    fn minus_dealiased(
+        adv: &[rustfft::num_complex::Complex64],
+        n: usize,
+    ) -> Vec<rustfft::num_complex::Complex64> {
+        adv.iter()
+            .enumerate()
+            .map(|(at, v)| {
+                let (iy, ix) = (at / (n / 2 + 1), at % (n / 2 + 1));
+                let jy = if iy <= n / 2 {
+                    iy as i64
+                } else {
+                    iy as i64 - n as i64
+                };
+                let keep = 3 * ix <= n && 3 * jy.unsigned_abs() as usize <= n;
+                if keep {
+                    -v
+                } else {
+                    Default::default()
+                }
+            })
+            .collect()
+    }
+
     #[test]
     fn records_restricted_vorticity_and_closures() {
         use crate::reference::{fft as cpu_fft, ns as cpu_ns};
@@ -200,6 +225,7 @@ mod simulate {
         let w = &f.get(&out, "vorticity").unwrap().data;
         let om = &f.get(&out, "omega_16").unwrap().data;
         let hh = &f.get(&out, "H_16").unwrap().data;
+        let sgs = &f.get(&out, "sgs_16").unwrap().data;
         assert_eq!(f.get(&out, "G_16").unwrap().shape, vec![5, 1, m, m]);
         let truncate = |spec: &[Complex64]| cpu_fft::c2r(&cpu_ns::truncate(spec, n, m), m, m);
         let p = cpu_ns::NsParams {
@@ -217,29 +243,19 @@ mod simulate {
                 .collect();
             let spec = cpu_fft::r2c(&field, n, n);
             let want_omega = truncate(&spec);
-            let adv = cpu_ns::advection_hat(&p, &spec);
-            let minus_dealiased: Vec<Complex64> = adv
-                .iter()
-                .enumerate()
-                .map(|(at, v)| {
-                    let (iy, ix) = (at / (n / 2 + 1), at % (n / 2 + 1));
-                    let jy = if iy <= n / 2 {
-                        iy as i64
-                    } else {
-                        iy as i64 - n as i64
-                    };
-                    let keep = 3 * ix <= n && 3 * jy.unsigned_abs() as usize <= n;
-                    if keep {
-                        -v
-                    } else {
-                        Complex64::new(0.0, 0.0)
-                    }
-                })
-                .collect();
-            let want_h = truncate(&minus_dealiased);
+            let want_h = truncate(&minus_dealiased(&cpu_ns::advection_hat(&p, &spec), n));
+            // sgs = H_bar − H(ω_bar), the coarse convection on the 16² grid.
+            let pm = cpu_ns::NsParams { n: m, ..p };
+            let coarse_h = minus_dealiased(
+                &cpu_ns::advection_hat(&pm, &cpu_ns::truncate(&spec, n, m)),
+                m,
+            );
+            let coarse_h = cpu_fft::c2r(&coarse_h, m, m);
+            let want_sgs: Vec<f64> = want_h.iter().zip(&coarse_h).map(|(a, b)| a - b).collect();
             for (name, got, want) in [
                 ("omega", &om[t * m * m..(t + 1) * m * m], want_omega),
                 ("H", &hh[t * m * m..(t + 1) * m * m], want_h),
+                ("sgs", &sgs[t * m * m..(t + 1) * m * m], want_sgs),
             ] {
                 let scale = want.iter().fold(0f64, |a, v| a.max(v.abs()));
                 let err = got
@@ -252,6 +268,61 @@ mod simulate {
                 );
             }
         }
+    }
+
+    /// `bench ns` measures one small case, prints it and writes JSON with
+    /// consistent positive rates; a bad grid or an existing JSON output is
+    /// refused before any GPU work.
+    #[test]
+    fn bench_ns_reports_steps_per_second() {
+        let out = tmp("bench.json");
+        let args = |grid: &'static str, out: &Path| -> Vec<String> {
+            [
+                "bench",
+                "ns",
+                "--grid",
+                grid,
+                "--batch",
+                "2",
+                "--seconds",
+                "0.05",
+                "--repeats",
+                "3",
+                "--json",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([out.to_str().unwrap().to_string()])
+            .collect()
+        };
+        let call = |v: Vec<String>| diffclosure(&v.iter().map(String::as_str).collect::<Vec<_>>());
+        let (ok, stdout, e) = call(args("16", &out));
+        assert!(ok, "{e}");
+        assert!(stdout.contains("adapter:"), "{stdout}");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let cases = v["ns"].as_array().unwrap();
+        assert_eq!(cases.len(), 2, "heun and euler");
+        for c in cases {
+            let (rate, ms) = (
+                c["steps_per_s"].as_f64().unwrap(),
+                c["ms_per_step"].as_f64().unwrap(),
+            );
+            assert!(
+                rate > 0.0 && (rate * ms - 1e3).abs() < 1e-6 * rate * ms,
+                "{c}"
+            );
+            assert!(c["min_steps_per_s"].as_f64().unwrap() <= rate);
+            assert!(
+                (c["trajectory_steps_per_s"].as_f64().unwrap() - 2.0 * rate).abs() < 1e-9 * rate
+            );
+        }
+        let before = std::fs::read(&out).unwrap();
+        let (ok, _, e) = call(args("16", &out));
+        assert!(!ok && e.contains("exists"), "{e}");
+        assert_eq!(std::fs::read(&out).unwrap(), before, "output must be kept");
+        let (ok, _, e) = call(args("24", &tmp("bench24.json")));
+        assert!(!ok && e.contains("power of two"), "{e}");
     }
 
     /// `spectrum` reads a `simulate` output; its enstrophy spectrum sums to

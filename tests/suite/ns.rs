@@ -400,23 +400,83 @@ fn spectral_truncation_keeps_point_values() {
     }
 }
 
+/// Striding (the reference code's restriction): the coarse field is the
+/// fine field at every (n/m)-th point, for any field (here white noise,
+/// whose modes above m/2 alias). `record_stride` is a copy, so exact; the
+/// recorder's `omega_m` goes through a 16² r2c → c2r round trip on top of
+/// the fine one, so it matches to f32 FFT rounding: ≤ 1e-5 of max|ω| (the
+/// FFT tests' bound), while a wrong offset or stride misses by O(1).
+#[test]
+fn striding_samples_the_fine_grid() {
+    use diffclosure::gpu::Tensor;
+    use diffclosure::ns::closure::ClosureRecorder;
+    use diffclosure::ns::restrict::{record_stride, Restriction};
+    let g = gpu();
+    let (n, m, batch) = (64, 16, 2);
+    let r = n / m;
+    let sample = |f: &[f32]| -> Vec<f32> {
+        (0..batch * m * m)
+            .map(|i| {
+                let (b, y, x) = (i / (m * m), (i / m) % m, i % m);
+                f[b * n * n + y * r * n + x * r]
+            })
+            .collect()
+    };
+    let noise = test_data(41, batch * n * n);
+    let ft = Tensor::from_f32(g, &[batch, n, n], DType::F32, &noise).unwrap();
+    let ct = Tensor::zeros(g, &[batch, m, m], DType::F32).unwrap();
+    let mut enc = g.encoder("stride");
+    {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        record_stride(g, &mut pass, &ft, &ct).unwrap();
+        let odd = Tensor::zeros(g, &[batch, 24, 24], DType::F32).unwrap();
+        assert!(
+            record_stride(g, &mut pass, &ft, &odd).is_err(),
+            "24 does not divide 64"
+        );
+    }
+    g.submit(enc);
+    assert_eq!(g.read_one(&ct).unwrap(), sample(&noise));
+
+    let cfg = config(n, batch, 0.01, 0.0, 1e-3, TimeScheme::Heun);
+    let mut fine = NsSolver::new(g, &cfg, None).unwrap();
+    fine.set_vorticity(&noise).unwrap();
+    let want = sample(&fine.vorticity().unwrap());
+    let recorder = ClosureRecorder::new(g, &cfg, &[m], Restriction::Stride).unwrap();
+    let fields = recorder.step_and_record(&mut fine).unwrap();
+    let (_, got) = fields.iter().find(|(k, _)| k == "omega_16").unwrap();
+    let scale = want.iter().fold(0f32, |a, v| a.max(v.abs()));
+    let err = got
+        .iter()
+        .zip(&want)
+        .fold(0f32, |a, (x, y)| a.max((x - y).abs()))
+        / scale;
+    assert!(err < 1e-5, "strided omega_16: {err:.2e}");
+}
+
 /// Closure consistency (science.md §3): the coarse model (32²), given at
-/// every step the restricted exact closure of the fine run (64²), follows
-/// the restricted truth; without it, it drifts away (≥ 10× further).
+/// every step the restricted exact closure of the fine run (64², recorded
+/// by `ClosureRecorder`), follows the restricted truth; without it, it
+/// drifts away (≥ 10× further).
 ///   H: the coarse model omits advection and receives H = −u·∇ω of the
 ///      truth. Only the time discretisation differs (the closure is held
 ///      over a step while the truth's advection is Heun-averaged), so the
 ///      error is first order in dt: measured 1.9e-3 after t = 0.2 with
 ///      dt = 0.01 and 9.5e-4 with dt = 0.005. Asserted: < 4e-3 and halving
 ///      dt divides it by 1.6–2.5.
+///   sgs: the coarse model keeps its own (Heun) advection and receives
+///      −τ = ‾u·∇‾ω − ‾(u·∇ω); again only the holding of the closure over
+///      a step differs, first order in dt: measured 2.9e-4 (dt = 0.01) and
+///      1.4e-4 (dt = 0.005), 1.3e-2 without the closure. Asserted: < 1e-3
+///      and the same order test as H.
 ///   G: the coarse model omits ν∆ω and the stochastic forcing and receives
 ///      G = ν∆ω + σξ; its own advection of the restricted field differs from
 ///      the restricted fine advection (the sgs term), which does not shrink
 ///      with dt: measured 1.6e-2 at both dt. Asserted: < 3e-2.
 #[test]
 fn exact_closures_reproduce_the_restricted_truth() {
-    use diffclosure::gpu::Tensor;
-    use diffclosure::ns::restrict::record_truncation;
+    use diffclosure::ns::closure::ClosureRecorder;
+    use diffclosure::ns::restrict::Restriction;
     use diffclosure::ns::StochasticForcing;
     let g = gpu();
     let (n, m, horizon) = (64, 32, 0.2);
@@ -427,22 +487,13 @@ fn exact_closures_reproduce_the_restricted_truth() {
             .collect()
     };
     let w0 = to_f32(&band_limited(n, 6, 31));
-    let restrict = |t: &Tensor, shape: &[usize]| -> Tensor {
-        let out = Tensor::zeros(g, shape, DType::C32).unwrap();
-        let mut enc = g.encoder("r");
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            record_truncation(g, &mut pass, t, &out).unwrap();
-        }
-        g.submit(enc);
-        out
-    };
     let per = (m * (m / 2 + 1) * 8) as u64;
     // Relative spectral error of the coarse model after `horizon`;
-    // `which` = 0 (G) or 1 (H); `use_closure` = false for the control.
+    // `which` = 0 (G), 1 (H) or 2 (sgs); `use_closure` = false for the
+    // control.
     let run = |which: u64, dt: f64, use_closure: bool| -> f64 {
         // The truth of the G scenario carries the stochastic forcing (part
-        // of G); that of the H scenario does not (no model could know it).
+        // of G); those of H and sgs do not (no model could know it).
         let fine_cfg = NsConfig {
             stochastic: (which == 0).then_some(StochasticForcing {
                 alpha: 0.2,
@@ -452,40 +503,41 @@ fn exact_closures_reproduce_the_restricted_truth() {
             seed: 3,
             ..config(n, 1, 0.02, 0.1, dt, TimeScheme::Heun)
         };
-        let coarse_cfg = if which == 1 {
-            NsConfig {
+        let coarse_cfg = match which {
+            0 => config(m, 1, 0.0, 0.1, dt, TimeScheme::Heun),
+            1 => NsConfig {
                 advection: false,
                 ..config(m, 1, 0.02, 0.1, dt, TimeScheme::Heun)
-            }
-        } else {
-            config(m, 1, 0.0, 0.1, dt, TimeScheme::Heun)
+            },
+            _ => config(m, 1, 0.02, 0.1, dt, TimeScheme::Heun),
         };
         let mut fine = NsSolver::new(g, &fine_cfg, Some(&forcing(n))).unwrap();
         fine.set_vorticity(&w0).unwrap();
+        let recorder = ClosureRecorder::new(g, &fine_cfg, &[m], Restriction::Spectral).unwrap();
         let mut coarse = NsSolver::new(g, &coarse_cfg, Some(&forcing(m))).unwrap();
-        let w0c = restrict(fine.vorticity_hat(), &[1, m, m / 2 + 1]);
-        coarse
-            .set_vorticity_hat(&g.read_one(&w0c).unwrap())
-            .unwrap();
-        for _ in 0..(horizon / dt).round() as usize {
-            fine.step_recording_closures().unwrap();
+        for step in 0..(horizon / dt).round() as usize {
+            recorder.step(&mut fine).unwrap();
+            let (w_bar, terms, sgs) = recorder.spectra(m).unwrap();
+            if step == 0 {
+                coarse
+                    .set_vorticity_hat(&g.read_one(w_bar).unwrap())
+                    .unwrap();
+            }
             if use_closure {
-                let terms = restrict(fine.closure_terms(), &[1, 2, m, m / 2 + 1]);
+                let (src, at) = match which {
+                    0 => (terms, 0),
+                    1 => (terms, per),
+                    _ => (sgs, 0),
+                };
                 let mut enc = g.encoder("closure");
-                enc.copy_buffer_to_buffer(
-                    &terms.buffer,
-                    which * per,
-                    &coarse.closure_hat().buffer,
-                    0,
-                    per,
-                );
+                enc.copy_buffer_to_buffer(&src.buffer, at, &coarse.closure_hat().buffer, 0, per);
                 g.submit(enc);
             }
             coarse.step(1).unwrap();
         }
-        let truth = g
-            .read_one(&restrict(fine.vorticity_hat(), &[1, m, m / 2 + 1]))
-            .unwrap();
+        // One more recording restricts the final fine state.
+        recorder.step(&mut fine).unwrap();
+        let truth = g.read_one(recorder.spectra(m).unwrap().0).unwrap();
         let model = coarse.read_vorticity_hat().unwrap();
         let scale = truth.iter().fold(0f32, |a, v| a.max(v.abs()));
         f64::from(
@@ -496,6 +548,14 @@ fn exact_closures_reproduce_the_restricted_truth() {
                 / scale,
         )
     };
+    let (s1, s2, s_none) = (run(2, 0.01, true), run(2, 0.005, true), run(2, 0.01, false));
+    eprintln!("sgs: {s1:.2e} (dt 0.01), {s2:.2e} (dt 0.005), no closure {s_none:.2e}");
+    assert!(s1 < 1e-3, "sgs closure: {s1:.2e}");
+    assert!(
+        (1.6..=2.5).contains(&(s1 / s2)),
+        "sgs closure error must be first order in dt: {s1:.2e} -> {s2:.2e}"
+    );
+    assert!(s1 * 10.0 < s_none, "the sgs closure must matter");
     let (h1, h2, h_none) = (run(1, 0.01, true), run(1, 0.005, true), run(1, 0.01, false));
     let (g1, g_none) = (run(0, 0.01, true), run(0, 0.01, false));
     eprintln!("H: {h1:.2e} (dt 0.01), {h2:.2e} (dt 0.005), no closure {h_none:.2e}; G: {g1:.2e}, no closure {g_none:.2e}");

@@ -40,6 +40,10 @@ pub enum Error {
     /// Mapping a buffer for readback failed (device lost, out of memory).
     #[error("GPU readback failed: {0}")]
     Readback(String),
+    /// Drawing or encoding a figure failed (a font that does not load, a
+    /// plot the drawing library rejects, a PNG encoder error).
+    #[error("plot: {0}")]
+    Plot(String),
     /// File-system error with the path it concerns. (The I/O error is in
     /// the message, not a `source`, so that it is printed once.)
     #[error("{}: {error}", path.display())]

@@ -14,7 +14,8 @@
 //!
 //! This version provides the foundation: the [`gpu`] runtime (adapter
 //! choice, tensors, kernel registry, readback, profiling), batched 2-D
-//! [`fft`]s and the counter-based [`rng`].
+//! [`fft`]s and the counter-based [`rng`]; [`plot`] draws PNG heatmaps and
+//! spectrum plots.
 
 pub mod cli;
 pub mod data;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod fft;
 pub mod gpu;
 pub mod ns;
+pub mod plot;
 pub mod rng;
 
 pub use error::{Error, Result};

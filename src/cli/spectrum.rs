@@ -1,7 +1,8 @@
 //! `diffclosure spectrum`: time-averaged energy and enstrophy spectra of a
-//! trajectory file, and the resolution criterion of science.md §2.
+//! trajectory file, and the resolution criterion of science.md §2; as
+//! JSON, a log–log plot and a vorticity heatmap on request.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use clap::Args;
@@ -11,6 +12,8 @@ use crate::data::io;
 use crate::fft::{Fft2d, Transform};
 use crate::gpu::{DType, Gpu, Tensor};
 use crate::ns::diagnostics::{pdf, shell_spectra};
+use crate::plot::heatmap::{heatmap_png, HeatmapOptions};
+use crate::plot::spectrum::{spectra_png, Curve, Marker, SlopeLine, SpectraOptions};
 
 /// Options of `diffclosure spectrum`.
 #[derive(Args, Debug)]
@@ -24,6 +27,32 @@ pub struct SpectrumArgs {
     /// Write the spectra and statistics as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Plot the time-averaged energy and enstrophy spectra E(k), Z(k) here
+    /// (one PNG, log–log, k in units of 2π/L, shells 1 ..= √2·n/3, the
+    /// corner of the dealiased square), with the 2/3 dealiasing cutoff n/3
+    /// and a k⁻³ reference line marked.
+    #[arg(long)]
+    png: Option<PathBuf>,
+    /// Draw the vorticity of the file's last snapshot (first trajectory)
+    /// here as a PNG heatmap (blue < 0 < red, limits ±max|ω|, y up).
+    #[arg(long)]
+    heatmap: Option<PathBuf>,
+}
+
+/// Refuses outputs that exist, coincide with the input or each other, or
+/// cannot be created — before the input is read or a GPU opened.
+fn check_outputs(input: &Path, outputs: &[(&str, &Path)]) -> Result<()> {
+    for (i, (flag, out)) in outputs.iter().enumerate() {
+        if io::same_file(input, out) {
+            bail!("{flag} {} is the input file", out.display());
+        }
+        if let Some((other, _)) = outputs[..i].iter().find(|(_, o)| io::same_file(o, out)) {
+            bail!("{flag} and {other} name the same file {}", out.display());
+        }
+        io::refuse_existing(out)?;
+        io::check_writable(out)?;
+    }
+    Ok(())
 }
 
 fn mean_rms_of(rms: &[f64]) -> f64 {
@@ -33,8 +62,18 @@ fn mean_rms_of(rms: &[f64]) -> f64 {
 /// Runs `diffclosure spectrum`.
 ///
 /// # Errors
-/// An unreadable or malformed input, no snapshot after `--from`.
+/// An existing, unwritable or duplicate output (before anything else), an
+/// unreadable or malformed input, no snapshot after `--from`.
 pub fn run(gpu_args: &GpuArgs, a: &SpectrumArgs) -> Result<()> {
+    let outputs: Vec<(&str, &Path)> = [
+        ("--json", &a.json),
+        ("--png", &a.png),
+        ("--heatmap", &a.heatmap),
+    ]
+    .into_iter()
+    .filter_map(|(flag, p)| p.as_deref().map(|p| (flag, p)))
+    .collect();
+    check_outputs(&a.input, &outputs)?;
     let f = io::read(&a.input)?;
     let w = f.get(&a.input, "vorticity")?;
     let time = &f.get(&a.input, "time")?.data;
@@ -146,5 +185,64 @@ pub fn run(gpu_args: &GpuArgs, a: &SpectrumArgs) -> Result<()> {
         });
         io::write_bytes_atomic(path, serde_json::to_string_pretty(&v)?.as_bytes())?;
     }
+    if let Some(path) = &a.png {
+        // The plot stops at the corner of the dealiased square |kx|, |ky| ≤
+        // n/3, shell ⌊√2 n/3⌋: beyond it the advection keeps no mode and
+        // what is left is decayed noise at round-off level.
+        let last_shell = (std::f64::consts::SQRT_2 * cutoff as f64).floor() as usize;
+        let shells = (last_shell + 1).min(e_avg.len());
+        let title = format!(
+            "{}, {n}²: t = {:.2} .. {:.2}, {} snapshot{}, {b} trajector{}",
+            file_name(&a.input),
+            time[keep[0]],
+            time[keep[keep.len() - 1]],
+            keep.len(),
+            if keep.len() == 1 { "" } else { "s" },
+            if b == 1 { "y" } else { "ies" },
+        );
+        let opts = SpectraOptions {
+            y_label: "E(k), Z(k)".to_string(),
+            // The enstrophy-cascade power law of 2-D turbulence, from twice
+            // the forcing (enstrophy peak) wavenumber to the cutoff, set a
+            // factor 2 above the energy spectrum.
+            slope: Some(SlopeLine {
+                exponent: -3.0,
+                label: "∝ k⁻³".to_string(),
+                curve: 0,
+                k_from: (2 * peak_k.max(1)) as f64,
+                k_to: cutoff.max(2 * peak_k.max(1) + 1) as f64,
+                factor: 2.0,
+            }),
+            marker: Some(Marker {
+                k: cutoff as f64,
+                label: format!("2/3 cutoff k = {cutoff}"),
+            }),
+            ..SpectraOptions::default()
+        };
+        let curves = [
+            Curve::from_shells("energy E(k)", &e_avg[..shells]),
+            Curve::from_shells("enstrophy Z(k)", &z_avg[..shells]),
+        ];
+        spectra_png(path, &title, &curves, &opts)?;
+        println!("spectrum plot: {}", path.display());
+    }
+    if let Some(path) = &a.heatmap {
+        let last = s[0] - 1;
+        let field = &w.data[last * per..last * per + n * n];
+        let limit = heatmap_png(path, field, n, n, &HeatmapOptions::default())?;
+        println!(
+            "vorticity heatmap (t = {:.2}, trajectory 0, colour limits ±{limit:.3}): {}",
+            time[last],
+            path.display()
+        );
+    }
     Ok(())
+}
+
+/// The file name of `p`, for titles.
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
 }

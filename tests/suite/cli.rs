@@ -440,7 +440,7 @@ mod simulate {
             assert!(!ok, "{extra:?} must fail");
             e
         };
-        assert!(other(&["--grid", "16", "--scenario", "sgs"]).contains("unknown scenario"));
+        assert!(other(&["--grid", "16", "--scenario", "les"]).contains("unknown scenario"));
         assert!(other(&["--grid", "64"]).contains("no tensor 'omega_64'"));
         assert!(other(&["--grid", "16", "--test-trajectories", "3"]).contains("cannot put 3"));
         assert!(other(&["--grid", "16", "--sensors", "5x4"]).contains("expected SxS"));

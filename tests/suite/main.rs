@@ -11,6 +11,7 @@ mod reference;
 mod cli;
 mod fft;
 mod ns;
+mod plot;
 mod rng;
 mod runtime;
 mod shaders;

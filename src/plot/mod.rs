@@ -1,0 +1,20 @@
+//! PNG figures: heatmaps of fields and log–log plots of spectra.
+//!
+//! * [`colormap`]: the diverging blue–white–red colour map ([`colormap::diverging`]).
+//! * [`heatmap`]: fields as PNG heatmaps, one or several side by side
+//!   ([`heatmap::heatmap_png`], [`heatmap::heatmap_strip_png`]).
+//! * [`spectrum`]: shell spectra `E(k)` against `k` on log–log axes
+//!   ([`spectrum::spectra_png`]).
+//!
+//! Every figure is drawn into memory, encoded as an 8-bit RGB PNG and
+//! written with [`crate::data::io::write_bytes_atomic`] (temporary file,
+//! fsync, rename). An existing file is never replaced: the functions refuse
+//! it, before drawing anything, with [`crate::Error::InvalidArgument`].
+//! Text is set in DejaVu Sans, embedded in the binary (`assets/fonts/`),
+//! so no system font library is needed.
+
+pub mod colormap;
+mod font;
+pub mod heatmap;
+mod png;
+pub mod spectrum;

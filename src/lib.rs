@@ -12,10 +12,11 @@
 //! evaluate offline and in a coupled coarse simulation. Fields, weights and
 //! solver state stay resident on the GPU.
 //!
-//! This version provides the foundation: the [`gpu`] runtime (adapter
-//! choice, tensors, kernel registry, readback, profiling), batched 2-D
-//! [`fft`]s and the counter-based [`rng`]; [`plot`] draws PNG heatmaps and
-//! spectrum plots.
+//! Modules: the [`gpu`] runtime (adapter choice, tensors, kernel registry,
+//! readback, profiling), batched 2-D [`fft`]s, the counter-based [`rng`],
+//! the Navier–Stokes solver and closure recording ([`ns`]), datasets and
+//! safetensors I/O ([`data`]), PNG figures ([`plot`]) and the score
+//! network's layers, forward and backward ([`score`]).
 
 pub mod cli;
 pub mod data;
@@ -25,5 +26,6 @@ pub mod gpu;
 pub mod ns;
 pub mod plot;
 pub mod rng;
+pub mod score;
 
 pub use error::{Error, Result};

@@ -23,11 +23,29 @@ pub enum Shader {
     Spectral,
     /// `shaders/restrict.wgsl`: fine-to-coarse restriction filters.
     Restrict,
+    /// `shaders/linear.wgsl`: pointwise linear layers, forward and backward.
+    Linear,
+    /// `shaders/spectral_conv.wgsl`: FNO spectral convolution as truncated
+    /// DFTs, forward and backward.
+    SpectralConv,
+    /// `shaders/resample.wgsl`: dense per-axis maps (bicubic interpolation).
+    Resample,
+    /// `shaders/score.wgsl`: the score network's inputs and loss.
+    Score,
 }
 
 impl Shader {
     /// Every shader, for the registry and the naga validation test.
-    pub const ALL: [Shader; 4] = [Shader::Fft, Shader::Rng, Shader::Spectral, Shader::Restrict];
+    pub const ALL: [Shader; 8] = [
+        Shader::Fft,
+        Shader::Rng,
+        Shader::Spectral,
+        Shader::Restrict,
+        Shader::Linear,
+        Shader::SpectralConv,
+        Shader::Resample,
+        Shader::Score,
+    ];
 
     /// File name under `shaders/`.
     pub fn file(self) -> &'static str {
@@ -36,6 +54,10 @@ impl Shader {
             Shader::Rng => "rng.wgsl",
             Shader::Spectral => "spectral.wgsl",
             Shader::Restrict => "restrict.wgsl",
+            Shader::Linear => "linear.wgsl",
+            Shader::SpectralConv => "spectral_conv.wgsl",
+            Shader::Resample => "resample.wgsl",
+            Shader::Score => "score.wgsl",
         }
     }
 
@@ -46,6 +68,10 @@ impl Shader {
             Shader::Rng => include_str!("../../shaders/rng.wgsl"),
             Shader::Spectral => include_str!("../../shaders/spectral.wgsl"),
             Shader::Restrict => include_str!("../../shaders/restrict.wgsl"),
+            Shader::Linear => include_str!("../../shaders/linear.wgsl"),
+            Shader::SpectralConv => include_str!("../../shaders/spectral_conv.wgsl"),
+            Shader::Resample => include_str!("../../shaders/resample.wgsl"),
+            Shader::Score => include_str!("../../shaders/score.wgsl"),
         }
     }
 }

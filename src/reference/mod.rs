@@ -11,3 +11,4 @@
 pub mod fft;
 pub mod ns;
 pub mod philox;
+pub mod score;

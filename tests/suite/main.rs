@@ -14,6 +14,8 @@ mod ns;
 mod plot;
 mod rng;
 mod runtime;
+mod score_kernels;
+mod score_reference;
 mod shaders;
 
 use std::sync::OnceLock;

@@ -1,0 +1,466 @@
+//! The FNO spectral convolution on the GPU as truncated DFTs, forward and
+//! backward (`shaders/spectral_conv.wgsl`; the maths is in that file's
+//! header and in [`crate::score`]).
+
+use crate::error::{Error, Result};
+use crate::gpu::{DType, Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::score::config::ParamSpec;
+use crate::score::linear::Act;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    batch: u32,
+    cin: u32,
+    cout: u32,
+    h: u32,
+    w: u32,
+    m: u32,
+    real_off: u32,
+    real_bs: u32,
+    chan: u32,
+    w_pos: u32,
+    w_neg: u32,
+    scale0: f32,
+    scale_rest: f32,
+    sign: f32,
+    _pad: [u32; 2],
+}
+
+const fn spec(entry: &'static str) -> KernelSpec {
+    KernelSpec {
+        shader: Shader::SpectralConv,
+        entry,
+        slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
+    }
+}
+const ROW_DFT: KernelSpec = spec("row_dft");
+const COL_DFT: KernelSpec = spec("col_dft");
+const COL_IDFT: KernelSpec = spec("col_idft");
+const ROW_IDFT: KernelSpec = spec("row_idft");
+const MIX_FORWARD: KernelSpec = spec("mix_forward");
+const MIX_BACKWARD_INPUT: KernelSpec = spec("mix_backward_input");
+const MIX_BACKWARD_WEIGHT: KernelSpec = spec("mix_backward_weight");
+
+/// Twiddle tables `(cos, sin)(2π j / N)`, `j < N`, for the two axes of an
+/// `h × w` grid (computed in f64, stored f32).
+pub struct Twiddles {
+    /// Rows (`H`) and columns (`W`).
+    pub h: usize,
+    /// Columns.
+    pub w: usize,
+    th: Tensor,
+    tw: Tensor,
+}
+
+impl Twiddles {
+    /// Tables for an `h × w` grid (powers of two ≥ 4).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for other sizes.
+    pub fn new(gpu: &Gpu, h: usize, w: usize) -> Result<Self> {
+        for n in [h, w] {
+            if !n.is_power_of_two() || n < 4 {
+                return Err(Error::InvalidArgument(format!(
+                    "spectral convolution grid {h}x{w}: sides must be powers of two >= 4"
+                )));
+            }
+        }
+        let table = |n: usize| -> Result<Tensor> {
+            let v: Vec<f32> = (0..n)
+                .flat_map(|j| {
+                    let a = 2.0 * std::f64::consts::PI * j as f64 / n as f64;
+                    [a.cos() as f32, a.sin() as f32]
+                })
+                .collect();
+            Tensor::from_f32(gpu, &[n], DType::C32, &v)
+        };
+        Ok(Self {
+            h,
+            w,
+            th: table(h)?,
+            tw: table(w)?,
+        })
+    }
+}
+
+/// Scratch spectra of one spectral convolution shape (reusable by every
+/// layer with at most `channels` channels on the same grid and batch).
+pub struct Scratch {
+    rows: Tensor,
+    modes: Tensor,
+    modes2: Tensor,
+    batch: usize,
+    channels: usize,
+    h: usize,
+    m: usize,
+}
+
+impl Scratch {
+    /// Scratch for `batch` samples of up to `channels` channels, `h` rows
+    /// and `m` modes.
+    ///
+    /// # Errors
+    /// As [`Tensor::zeros`].
+    pub fn new(gpu: &Gpu, batch: usize, channels: usize, h: usize, m: usize) -> Result<Self> {
+        let bc = batch * channels;
+        Ok(Self {
+            rows: Tensor::zeros(gpu, &[bc, h, m], DType::C32)?,
+            modes: Tensor::zeros(gpu, &[bc, 2 * m, m], DType::C32)?,
+            modes2: Tensor::zeros(gpu, &[bc, 2 * m, m], DType::C32)?,
+            batch,
+            channels,
+            h,
+            m,
+        })
+    }
+}
+
+/// One spectral convolution: `w_pos`, `w_neg` `[cin, cout, m, m]` complex
+/// in the flat parameter vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpectralConv {
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// Kept modes per axis.
+    pub modes: usize,
+    /// Offset of `w_pos` (f32 elements).
+    pub w_pos: usize,
+    /// Offset of `w_neg`.
+    pub w_neg: usize,
+}
+
+impl SpectralConv {
+    /// The layer `name` (`name.w_pos`, `name.w_neg`, `[cin, cout, m, m, 2]`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the tensors are missing or misshapen.
+    pub fn from_params(specs: &[ParamSpec], name: &str) -> Result<Self> {
+        let find = |suffix: &str| {
+            specs
+                .iter()
+                .find(|p| p.name == format!("{name}.{suffix}"))
+                .ok_or_else(|| Error::InvalidArgument(format!("no parameter {name}.{suffix}")))
+        };
+        let (p, n) = (find("w_pos")?, find("w_neg")?);
+        let s = &p.shape;
+        if s.len() != 5 || s[2] != s[3] || s[4] != 2 || n.shape != *s {
+            return Err(Error::InvalidArgument(format!(
+                "{name}: w_pos {:?}, w_neg {:?} are not [cin, cout, m, m, 2]",
+                p.shape, n.shape
+            )));
+        }
+        Ok(Self {
+            cin: s[0],
+            cout: s[1],
+            modes: s[2],
+            w_pos: p.offset,
+            w_neg: n.offset,
+        })
+    }
+
+    /// Length of the kept input spectrum `[B, cin, 2m, m]` (complex).
+    pub fn spectrum_shape(&self, batch: usize) -> [usize; 4] {
+        [batch, self.cin, 2 * self.modes, self.modes]
+    }
+
+    fn base(&self, x: &Act<'_>, out: &Act<'_>, tw: &Twiddles, scratch: &Scratch) -> Result<Params> {
+        let (xs, os) = (&x.tensor.shape, &out.tensor.shape);
+        let m = self.modes;
+        let ok = xs.len() == 4
+            && os.len() == 4
+            && xs[0] == os[0]
+            && xs[2..] == os[2..]
+            && xs[2] == tw.h
+            && xs[3] == tw.w
+            && x.channels == self.cin
+            && out.channels == self.cout
+            && x.c0 + x.channels <= xs[1]
+            && out.c0 + out.channels <= os[1]
+            && 2 * m <= tw.h
+            && 2 * m <= tw.w
+            && scratch.batch == xs[0]
+            && scratch.channels >= self.cin.max(self.cout)
+            && scratch.h == tw.h
+            && scratch.m == m;
+        if !ok {
+            return Err(Error::Shape(format!(
+                "spectral conv {}->{} ({m} modes): input {} channels of {xs:?}, output {} channels of {os:?}, grid {}x{}, scratch {}x{} channels, {} rows, {} modes",
+                self.cin, self.cout, x.channels, out.channels, tw.h, tw.w, scratch.batch, scratch.channels, scratch.h, scratch.m
+            )));
+        }
+        Ok(Params {
+            batch: xs[0] as u32,
+            cin: self.cin as u32,
+            cout: self.cout as u32,
+            h: tw.h as u32,
+            w: tw.w as u32,
+            m: m as u32,
+            w_pos: self.w_pos as u32,
+            w_neg: self.w_neg as u32,
+            ..Default::default()
+        })
+    }
+
+    /// Records `out = SpectralConv(x)` (`x` `[B, cin, H, W]`, `out`
+    /// `[B, cout, H, W]` slices, overwritten) and keeps the input's kept
+    /// modes in `spectrum` (`[B, cin, 2m, m]` complex) for the backward.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for mismatched shapes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_forward(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass<'_>,
+        params: &Tensor,
+        tw: &Twiddles,
+        x: Act<'_>,
+        spectrum: &Tensor,
+        out: Act<'_>,
+        scratch: &Scratch,
+    ) -> Result<()> {
+        let p = self.base(&x, &out, tw, scratch)?;
+        self.check_spectrum(spectrum, p.batch as usize)?;
+        let hw = f64::from(p.h * p.w) as f32;
+        let s = &scratch;
+        row(gpu, pass, &ROW_DFT, p, &x, 1.0, 1.0, &tw.tw, &s.rows, false)?;
+        col(
+            gpu, pass, &COL_DFT, p, self.cin, -1.0, &s.rows, &tw.th, spectrum,
+        )?;
+        mix(
+            gpu,
+            pass,
+            &MIX_FORWARD,
+            p,
+            spectrum,
+            params,
+            &s.modes,
+            false,
+        )?;
+        col(
+            gpu, pass, &COL_IDFT, p, self.cout, 1.0, &s.modes, &tw.th, &s.rows,
+        )?;
+        row(
+            gpu,
+            pass,
+            &ROW_IDFT,
+            p,
+            &out,
+            1.0 / hw,
+            2.0 / hw,
+            &tw.tw,
+            &s.rows,
+            false,
+        )
+    }
+
+    /// Records the backward of [`SpectralConv::record_forward`]: from
+    /// `dout` (`[B, cout, H, W]`) and the kept `spectrum`, the weight
+    /// gradients into the flat `grads` (added when `accumulate_grads`) and
+    /// the input gradient added to `dx` (`[B, cin, H, W]`; overwritten
+    /// unless `accumulate_dx`).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for mismatched shapes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_backward(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass<'_>,
+        params: &Tensor,
+        tw: &Twiddles,
+        dout: Act<'_>,
+        spectrum: &Tensor,
+        dx: Act<'_>,
+        grads: &Tensor,
+        accumulate_dx: bool,
+        accumulate_grads: bool,
+        scratch: &Scratch,
+    ) -> Result<()> {
+        let p = self.base(&dx, &dout, tw, scratch)?;
+        self.check_spectrum(spectrum, p.batch as usize)?;
+        let hw = f64::from(p.h * p.w) as f32;
+        let s = &scratch;
+        row(
+            gpu,
+            pass,
+            &ROW_DFT,
+            p,
+            &dout,
+            1.0 / hw,
+            2.0 / hw,
+            &tw.tw,
+            &s.rows,
+            false,
+        )?;
+        col(
+            gpu, pass, &COL_DFT, p, self.cout, -1.0, &s.rows, &tw.th, &s.modes,
+        )?;
+        mix(
+            gpu,
+            pass,
+            &MIX_BACKWARD_WEIGHT,
+            p,
+            spectrum,
+            &s.modes,
+            grads,
+            accumulate_grads,
+        )?;
+        mix(
+            gpu,
+            pass,
+            &MIX_BACKWARD_INPUT,
+            p,
+            &s.modes,
+            params,
+            &s.modes2,
+            false,
+        )?;
+        col(
+            gpu, pass, &COL_IDFT, p, self.cin, 1.0, &s.modes2, &tw.th, &s.rows,
+        )?;
+        row(
+            gpu,
+            pass,
+            &ROW_IDFT,
+            p,
+            &dx,
+            1.0,
+            1.0,
+            &tw.tw,
+            &s.rows,
+            accumulate_dx,
+        )
+    }
+
+    fn check_spectrum(&self, spectrum: &Tensor, batch: usize) -> Result<()> {
+        if spectrum.shape != self.spectrum_shape(batch) || spectrum.dtype != DType::C32 {
+            return Err(Error::Shape(format!(
+                "kept spectrum {:?}, expected complex {:?}",
+                spectrum.shape,
+                self.spectrum_shape(batch)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A row transform between the real slice `real` and `rows` (row_idft adds
+/// to `real` when `accumulate`).
+#[allow(clippy::too_many_arguments)]
+fn row(
+    gpu: &Gpu,
+    pass: &mut wgpu::ComputePass<'_>,
+    spec: &KernelSpec,
+    mut p: Params,
+    real: &Act<'_>,
+    scale0: f32,
+    scale_rest: f32,
+    table: &Tensor,
+    rows: &Tensor,
+    accumulate: bool,
+) -> Result<()> {
+    let s = &real.tensor.shape;
+    let per = s[2] * s[3];
+    p.real_off = (real.c0 * per) as u32;
+    p.real_bs = (s[1] * per) as u32;
+    p.chan = real.channels as u32;
+    p.scale0 = scale0;
+    p.scale_rest = scale_rest;
+    let (input, output, work) = if spec.entry == "row_dft" {
+        let groups = (p.m as usize).div_ceil(4);
+        (
+            real.tensor,
+            rows,
+            p.batch as usize * real.channels * s[2] * groups,
+        )
+    } else {
+        (
+            rows,
+            real.tensor,
+            p.batch as usize * real.channels * s[2] * s[3] / 4,
+        )
+    };
+    run(
+        gpu,
+        pass,
+        spec,
+        &p,
+        accumulate,
+        [input, table, output],
+        work,
+    )
+}
+
+/// A column transform of `chan`-channel fields from `input` to `output`.
+#[allow(clippy::too_many_arguments)]
+fn col(
+    gpu: &Gpu,
+    pass: &mut wgpu::ComputePass<'_>,
+    spec: &KernelSpec,
+    mut p: Params,
+    chan: usize,
+    sign: f32,
+    input: &Tensor,
+    table: &Tensor,
+    output: &Tensor,
+) -> Result<()> {
+    p.chan = chan as u32;
+    p.sign = sign;
+    let (b, m, h) = (p.batch as usize, p.m as usize, p.h as usize);
+    let work = if spec.entry == "col_dft" {
+        b * chan * m * (2 * m).div_ceil(4)
+    } else {
+        b * chan * m * h / 4
+    };
+    run(gpu, pass, spec, &p, false, [input, table, output], work)
+}
+
+/// A mode-mixing kernel (forward or one of its two backward halves).
+#[allow(clippy::too_many_arguments)]
+fn mix(
+    gpu: &Gpu,
+    pass: &mut wgpu::ComputePass<'_>,
+    spec: &KernelSpec,
+    p: Params,
+    a: &Tensor,
+    b: &Tensor,
+    out: &Tensor,
+    accumulate: bool,
+) -> Result<()> {
+    let modes = 2 * (p.m * p.m) as usize;
+    let (batch, cin, cout) = (p.batch as usize, p.cin as usize, p.cout as usize);
+    let work = match spec.entry {
+        "mix_forward" => batch * cout * modes,
+        "mix_backward_input" => batch * cin * modes,
+        _ => cin * cout * modes,
+    };
+    run(gpu, pass, spec, &p, accumulate, [a, b, out], work)
+}
+
+fn run(
+    gpu: &Gpu,
+    pass: &mut wgpu::ComputePass<'_>,
+    spec: &KernelSpec,
+    p: &Params,
+    accumulate: bool,
+    bindings: [&Tensor; 3],
+    work: usize,
+) -> Result<()> {
+    let k = gpu.kernel(spec, &[("ACCUMULATE", f64::from(u8::from(accumulate)))])?;
+    let uniform = gpu.uniform(spec.entry, p);
+    let bg = gpu.bind(
+        &k,
+        &[
+            uniform.as_entire_binding(),
+            bindings[0].buffer.as_entire_binding(),
+            bindings[1].buffer.as_entire_binding(),
+            bindings[2].buffer.as_entire_binding(),
+        ],
+    );
+    gpu.dispatch(pass, &k, &bg, work.div_ceil(64) as u32);
+    Ok(())
+}

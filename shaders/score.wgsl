@@ -19,8 +19,15 @@ struct Params {
     bp: u32,
     // Points per loss partial sum.
     chunk: u32,
+    // Training: the range of t and the loss gradient's factor 2 / B_total
+    // (B_total: the whole batch, over micro-batches).
+    t_min: f32,
+    t_max: f32,
+    grad_scale: f32,
+    // Offsets of a micro-batch in the step's u [B_total] and z [B_total, P].
+    u_off: u32,
+    z_off: u32,
     _pad0: u32,
-    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> prm: Params;
@@ -98,4 +105,82 @@ fn time_features(
     let phase = fract(tf_t[b] * tf_params[prm.freq_off + j % half]);
     let a = 6.283185307179586 * phase;
     tf_out[id] = select(cos(a), sin(a), j < half);
+}
+
+// ---- gather_rows: dst[b, j] = src[index[in_off + b], j] for rows of
+// `cols` floats (a training batch from the dataset resident on the GPU).
+@group(0) @binding(1) var<storage, read> gr_index: array<u32>;
+@group(0) @binding(2) var<storage, read> gr_src: array<f32>;
+@group(0) @binding(3) var<storage, read_write> gr_dst: array<f32>;
+
+@compute @workgroup_size(64)
+fn gather_rows(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let id = flat_id(gid, nwg);
+    if id >= prm.batch * prm.cols {
+        return;
+    }
+    let b = id / prm.cols;
+    let j = id % prm.cols;
+    gr_dst[id] = gr_src[gr_index[prm.in_off + b] * prm.cols + j];
+}
+
+// ---- dsm_inputs (science.md §5): t = t_min + (t_max - t_min) u and the
+// noisy sample x_t = x0 + sigma(t) z, for u uniform and z normal (the
+// micro-batch's part of the step's draws, at u_off / z_off).
+@group(0) @binding(1) var<storage, read> di_u: array<f32>;
+@group(0) @binding(2) var<storage, read> di_z: array<f32>;
+@group(0) @binding(3) var<storage, read> di_x0: array<f32>;
+@group(0) @binding(4) var<storage, read_write> di_t: array<f32>;
+@group(0) @binding(5) var<storage, read_write> di_x: array<f32>;
+
+@compute @workgroup_size(64)
+fn dsm_inputs(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let id = flat_id(gid, nwg);
+    let p = prm.rows * prm.cols;
+    if id >= prm.batch * p {
+        return;
+    }
+    let b = id / p;
+    let t = prm.t_min + (prm.t_max - prm.t_min) * di_u[prm.u_off + b];
+    if id % p == 0u {
+        di_t[b] = t;
+    }
+    di_x[id] = di_x0[id] + sigma(t) * di_z[prm.z_off + id];
+}
+
+// ---- dsm_grad: the loss mean_b sum_p (s sigma + z)^2 in terms of the
+// network output y = s sigma: d_out = (2 / B_total) (y + z) and partial
+// sums of (y + z)^2 per (sample, chunk of `chunk` points) into
+// partial[in_off + b * (P / chunk) + c].
+@group(0) @binding(1) var<storage, read> dg_y: array<f32>;
+@group(0) @binding(2) var<storage, read> dg_z: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dg_dout: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dg_partial: array<f32>;
+
+@compute @workgroup_size(64)
+fn dsm_grad(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let id = flat_id(gid, nwg);
+    let p = prm.rows * prm.cols;
+    let chunks = p / prm.chunk;
+    if id >= prm.batch * chunks {
+        return;
+    }
+    let scale = prm.grad_scale;
+    let start = (id / chunks) * p + (id % chunks) * prm.chunk;
+    var s = 0.0;
+    for (var k = 0u; k < prm.chunk; k++) {
+        let r = dg_y[start + k] + dg_z[prm.z_off + start + k];
+        dg_dout[start + k] = scale * r;
+        s += r * r;
+    }
+    dg_partial[prm.in_off + id] = s;
 }

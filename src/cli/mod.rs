@@ -5,6 +5,7 @@ mod dataset;
 mod info;
 mod simulate;
 mod spectrum;
+mod train;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -64,6 +65,9 @@ enum Command {
     /// term, sparse sensor values) from `simulate` outputs, split by
     /// trajectory.
     Dataset(dataset::DatasetArgs),
+    /// Train the conditional score network on a closure dataset
+    /// (denoising score matching, resumable checkpoints).
+    Train(train::TrainArgs),
     /// Measure throughput on the selected adapter (`bench ns`: solver
     /// steps/s).
     #[command(subcommand)]
@@ -82,5 +86,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Spectrum(args) => spectrum::run(&cli.gpu, &args),
         Command::Dataset(args) => dataset::run(&args),
         Command::Bench(cmd) => bench::run(&cli.gpu, &cmd),
+        Command::Train(args) => train::run(&cli.gpu, &args),
     }
 }

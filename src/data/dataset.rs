@@ -359,3 +359,76 @@ pub fn write(
     let ne: Vec<(&str, &NamedTensor)> = te.iter().map(|(k, v)| (*k, v)).collect();
     io::write_all_atomic(&[(paths.0, &nt, &mt), (paths.1, &ne, &me)])
 }
+
+/// A dataset split read back for training or evaluation, checked on the
+/// host before any GPU work.
+#[derive(Clone, Debug)]
+pub struct Samples {
+    /// Grid side `m`.
+    pub grid: usize,
+    /// Sensors per axis `S`.
+    pub sensors: usize,
+    /// Number of samples `N`.
+    pub len: usize,
+    /// Coarse vorticity `[N, m, m]`.
+    pub omega: Vec<f32>,
+    /// Closure target `[N, m, m]`.
+    pub target: Vec<f32>,
+    /// Sensor values of the target `[N, S, S]`.
+    pub obs: Vec<f32>,
+    /// The file's metadata (`scenario`, `grid`, `sensors`, …).
+    pub meta: HashMap<String, String>,
+}
+
+impl Samples {
+    /// Reads a split written by [`write`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] if unreadable; [`Error::InvalidArgument`] for another
+    /// format, inconsistent shapes, a grid that is not a power of two, an
+    /// empty split or a non-finite value (naming the tensor and index).
+    pub fn read(path: &Path) -> Result<Self> {
+        let f = io::read(path)?;
+        let bad = |what: String| Error::InvalidArgument(format!("{}: {what}", path.display()));
+        if f.metadata.get("format").map(String::as_str) != Some("diffclosure.dataset.v1") {
+            return Err(bad(
+                "not a diffclosure dataset (metadata format != diffclosure.dataset.v1); build one with `diffclosure dataset`".into(),
+            ));
+        }
+        let (omega, target, obs) = (
+            f.get(path, "omega")?,
+            f.get(path, "target")?,
+            f.get(path, "sensors")?,
+        );
+        let s = &omega.shape;
+        let ok = s.len() == 3
+            && s[1] == s[2]
+            && s[1].is_power_of_two()
+            && target.shape == *s
+            && obs.shape.len() == 3
+            && obs.shape[0] == s[0]
+            && obs.shape[1] == obs.shape[2];
+        if !ok || s[0] == 0 {
+            return Err(bad(format!(
+                "omega {s:?}, target {:?}, sensors {:?}: expected [N, m, m] (m a power of two, N >= 1) twice and [N, S, S]",
+                target.shape, obs.shape
+            )));
+        }
+        for (name, t) in [("omega", omega), ("target", target), ("sensors", obs)] {
+            if let Some(i) = t.data.iter().position(|v| !v.is_finite()) {
+                return Err(bad(format!(
+                    "tensor '{name}' has a non-finite value at index {i}"
+                )));
+            }
+        }
+        Ok(Self {
+            grid: s[1],
+            sensors: obs.shape[1],
+            len: s[0],
+            omega: omega.data.clone(),
+            target: target.data.clone(),
+            obs: obs.data.clone(),
+            meta: f.metadata,
+        })
+    }
+}

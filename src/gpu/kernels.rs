@@ -32,11 +32,13 @@ pub enum Shader {
     Resample,
     /// `shaders/score.wgsl`: the score network's inputs and loss.
     Score,
+    /// `shaders/adam.wgsl`: the Adam optimizer.
+    Adam,
 }
 
 impl Shader {
     /// Every shader, for the registry and the naga validation test.
-    pub const ALL: [Shader; 8] = [
+    pub const ALL: [Shader; 9] = [
         Shader::Fft,
         Shader::Rng,
         Shader::Spectral,
@@ -45,6 +47,7 @@ impl Shader {
         Shader::SpectralConv,
         Shader::Resample,
         Shader::Score,
+        Shader::Adam,
     ];
 
     /// File name under `shaders/`.
@@ -58,6 +61,7 @@ impl Shader {
             Shader::SpectralConv => "spectral_conv.wgsl",
             Shader::Resample => "resample.wgsl",
             Shader::Score => "score.wgsl",
+            Shader::Adam => "adam.wgsl",
         }
     }
 
@@ -72,6 +76,7 @@ impl Shader {
             Shader::SpectralConv => include_str!("../../shaders/spectral_conv.wgsl"),
             Shader::Resample => include_str!("../../shaders/resample.wgsl"),
             Shader::Score => include_str!("../../shaders/score.wgsl"),
+            Shader::Adam => include_str!("../../shaders/adam.wgsl"),
         }
     }
 }

@@ -38,10 +38,15 @@
 //! Parameters are named as the PyTorch baseline's `state_dict`
 //! (`../shared/baselines/torch_score_fno.py`); see [`ScoreConfig::params`].
 
+pub mod adam;
 pub mod bicubic;
+pub mod checkpoint;
 pub mod config;
+pub(crate) mod glue;
+pub mod init;
 pub mod linear;
 pub mod model;
 pub mod spectral_conv;
+pub mod train;
 
 pub use config::{ParamSpec, ScoreConfig};

@@ -3,9 +3,10 @@
 //! [`crate::score::bicubic`] chained over a [`Workspace`] of activations.
 
 use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{DType, Gpu, KernelSpec, Tensor};
 use crate::score::bicubic::Bicubic;
 use crate::score::config::{ParamSpec, ScoreConfig};
+use crate::score::glue::{self, GlueParams, LIFT_INPUT, TIME_FEATURES};
 use crate::score::linear::{
     record_activation_backward, record_activation_forward, record_channel_sums, Act, Activation,
     Broadcast, Epilogue, Linear,
@@ -48,33 +49,6 @@ pub struct ScoreFno {
     /// fuse1, fuse2, fuse3, fc1, fc2.
     fusion: [Linear; 5],
 }
-
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct GlueParams {
-    batch: u32,
-    rows: u32,
-    cols: u32,
-    p_pad: u32,
-    in_off: u32,
-    in_bs: u32,
-    embed: u32,
-    freq_off: u32,
-    bp: u32,
-    chunk: u32,
-    _pad: [u32; 2],
-}
-
-const LIFT_INPUT: KernelSpec = KernelSpec {
-    shader: Shader::Score,
-    entry: "lift_input",
-    slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
-};
-const TIME_FEATURES: KernelSpec = KernelSpec {
-    shader: Shader::Score,
-    entry: "time_features",
-    slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
-};
 
 /// Activations of one pipeline's Fourier stack.
 struct StackTape {
@@ -788,13 +762,7 @@ impl ScoreFno {
         } else {
             ws.batch * p_pad
         };
-        let k = gpu.kernel(spec, &[])?;
-        let uniform = gpu.uniform(spec.entry, &p);
-        let mut entries = vec![uniform.as_entire_binding()];
-        entries.extend(bindings.iter().map(|t| t.buffer.as_entire_binding()));
-        let bg = gpu.bind(&k, &entries);
-        gpu.dispatch(pass, &k, &bg, work.div_ceil(64) as u32);
-        Ok(())
+        glue::record(gpu, pass, spec, &p, bindings, work)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-fn diffclosure(args: &[&str]) -> (bool, String, String) {
+pub(crate) fn diffclosure(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_diffclosure"))
         .args(args)
         .env_remove("DIFFCLOSURE_ADAPTER")

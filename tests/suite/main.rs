@@ -9,6 +9,7 @@
 mod reference;
 
 mod cli;
+mod cli_train;
 mod fft;
 mod ns;
 mod plot;
@@ -16,6 +17,7 @@ mod rng;
 mod runtime;
 mod score_kernels;
 mod score_reference;
+mod score_train;
 mod shaders;
 
 use std::sync::OnceLock;

@@ -148,18 +148,23 @@ fn finish(b: u32, o: u32, p4: u32, acc: vec4<f32>) {
 
 @compute @workgroup_size(64)
 fn forward(
-    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
 ) {
-    let id = flat_id(gid, nwg);
+    // One workgroup per (sample, tile of 8 output channels, block of 256
+    // points), taken from the workgroup id: the weight indices are then
+    // uniform, which lavapipe turns into scalar loads instead of gathers.
     let q = prm.p / 4u;
     let tiles = (prm.cout + 7u) / 8u;
-    if id >= prm.batch * tiles * q {
+    let blocks = (q + 63u) / 64u;
+    let w = wid.x + wid.y * nwg.x;
+    let b = w / (blocks * tiles);
+    let o0 = ((w / blocks) % tiles) * 8u;
+    let p4 = (w % blocks) * 64u + lid;
+    if b >= prm.batch || p4 >= q {
         return;
     }
-    let p4 = id % q;
-    let o0 = ((id / q) % tiles) * 8u;
-    let b = id / (q * tiles);
     var a0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);

@@ -9,9 +9,14 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::cli::GpuArgs;
+use crate::data::dataset::Samples;
 use crate::data::io;
 use crate::gpu::Gpu;
 use crate::ns::{NsSolver, Preset, TimeScheme};
+use crate::score::init::init_params;
+use crate::score::model::ScoreFno;
+use crate::score::train::{TrainConfig, Trainer};
+use crate::score::ScoreConfig;
 
 /// What `diffclosure bench` measures.
 #[derive(Subcommand, Debug)]
@@ -20,6 +25,49 @@ pub enum BenchCommand {
     /// stochastic forcing), by default at 256² batch 1 and 64² batch 16
     /// with both schemes.
     Ns(NsBenchArgs),
+    /// ScoreFno forward ms/sample (64² batch 1 and 16, 128² and 256² batch
+    /// 4) and training-step ms/sample (64², batch 32), reference sizes.
+    Model(ModelBenchArgs),
+}
+
+/// Options of `diffclosure bench model`.
+#[derive(Args, Debug)]
+pub struct ModelBenchArgs {
+    /// Channels of the Fourier layers.
+    #[arg(long, default_value_t = 20)]
+    width: usize,
+    /// Kept modes per axis.
+    #[arg(long, default_value_t = 8)]
+    modes: usize,
+    /// Fourier layers per pipeline.
+    #[arg(long, default_value_t = 4)]
+    layers: usize,
+    /// Time-feature dimension.
+    #[arg(long, default_value_t = 256)]
+    embed_dim: usize,
+    /// Hidden size of the last MLP.
+    #[arg(long, default_value_t = 128)]
+    fc_hidden: usize,
+    /// Sensors per axis (the baseline's 16 × 16).
+    #[arg(long, default_value_t = 16)]
+    sensors: usize,
+    /// Only these cases (comma-separated: f64x1, f64x16, f128x4, f256x4,
+    /// t64x32); default: all.
+    #[arg(long)]
+    cases: Option<String>,
+    /// Seconds per repeat (the call count is chosen to fill it).
+    #[arg(long, default_value_t = 1.0)]
+    seconds: f64,
+    /// Repeats per case; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Also time every dispatch once (timestamp queries) and print where
+    /// the time goes, per kernel family.
+    #[arg(long)]
+    profile: bool,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 /// Options of `diffclosure bench ns`.
@@ -69,6 +117,7 @@ struct NsResult {
 pub fn run(gpu_args: &GpuArgs, cmd: &BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Ns(a) => run_ns(gpu_args, a),
+        BenchCommand::Model(a) => run_model(gpu_args, a),
     }
 }
 
@@ -162,4 +211,253 @@ fn measure_ns(
         min_steps_per_s: rates[0],
         max_steps_per_s: rates[rates.len() - 1],
     })
+}
+
+/// A model benchmark case: forward or training step, grid, batch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct ModelCase {
+    train: bool,
+    n: usize,
+    batch: usize,
+}
+
+impl ModelCase {
+    fn name(&self) -> String {
+        format!(
+            "{}{}x{}",
+            if self.train { "t" } else { "f" },
+            self.n,
+            self.batch
+        )
+    }
+}
+
+/// One measured model case.
+#[derive(Serialize, Debug)]
+struct ModelResult {
+    case: String,
+    kind: &'static str,
+    grid: usize,
+    batch: usize,
+    micro_batch: usize,
+    calls_per_repeat: usize,
+    ms_per_call: f64,
+    ms_per_sample: f64,
+    samples_per_s: f64,
+    /// (kernel family, share of the GPU time of one call) with --profile.
+    profile: Vec<(String, f64)>,
+}
+
+fn run_model(gpu_args: &GpuArgs, a: &ModelBenchArgs) -> Result<()> {
+    let cfg = ScoreConfig {
+        width: a.width,
+        modes: a.modes,
+        layers: a.layers,
+        embed_dim: a.embed_dim,
+        fc_hidden: a.fc_hidden,
+        vorticity: true,
+        sparse: true,
+    };
+    cfg.validate()?;
+    if !(a.seconds.is_finite() && a.seconds > 0.0) || a.repeats == 0 || a.sensors == 0 {
+        bail!("--seconds must be > 0, --repeats and --sensors >= 1");
+    }
+    let all = [
+        ModelCase {
+            train: false,
+            n: 64,
+            batch: 1,
+        },
+        ModelCase {
+            train: false,
+            n: 64,
+            batch: 16,
+        },
+        ModelCase {
+            train: false,
+            n: 128,
+            batch: 4,
+        },
+        ModelCase {
+            train: false,
+            n: 256,
+            batch: 4,
+        },
+        ModelCase {
+            train: true,
+            n: 64,
+            batch: 32,
+        },
+    ];
+    let cases: Vec<ModelCase> = match &a.cases {
+        None => all.to_vec(),
+        Some(list) => list
+            .split(',')
+            .map(|c| {
+                all.iter()
+                    .find(|k| k.name() == c.trim())
+                    .copied()
+                    .ok_or_else(|| anyhow::anyhow!("unknown case '{c}': expected one of f64x1, f64x16, f128x4, f256x4, t64x32"))
+            })
+            .collect::<Result<_>>()?,
+    };
+    for c in &cases {
+        cfg.check_grid(c.n)?;
+    }
+    if let Some(p) = &a.json {
+        io::refuse_existing(p)?;
+        io::check_writable(p)?;
+    }
+    let gpu = Gpu::new(&gpu_args.options()?)?;
+    let model = ScoreFno::new(&cfg)?;
+    let params = init_params(&cfg, 1);
+    println!("adapter: {}", gpu.describe());
+    println!(
+        "ScoreFno width {}, modes {}, {} layers, embed {}, fc {}, {}x{} sensors; {} parameters",
+        cfg.width,
+        cfg.modes,
+        cfg.layers,
+        cfg.embed_dim,
+        cfg.fc_hidden,
+        a.sensors,
+        a.sensors,
+        model.params().iter().map(|p| p.len()).sum::<usize>()
+    );
+    println!(
+        "{:>8} {:>6} {:>6} {:>10} {:>12} {:>10}",
+        "case", "grid", "batch", "ms/call", "ms/sample", "samples/s"
+    );
+    let mut results = Vec::new();
+    for c in cases {
+        let r = measure_model(&gpu, &model, &params, c, a)?;
+        println!(
+            "{:>8} {:>6} {:>6} {:>10.2} {:>12.3} {:>10.1}",
+            r.case,
+            format!("{}²", r.grid),
+            r.batch,
+            r.ms_per_call,
+            r.ms_per_sample,
+            r.samples_per_s
+        );
+        for (family, share) in &r.profile {
+            println!("{:>30} {:>5.1} %", family, 100.0 * share);
+        }
+        results.push(r);
+    }
+    if let Some(p) = &a.json {
+        let doc = serde_json::json!({ "adapter": gpu.describe(), "config": cfg.to_metadata(), "model": results });
+        io::write_bytes_atomic(p, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+/// Times one case: forward calls (one submission each, as a sampler would
+/// issue them) or training steps, median over the repeats.
+fn measure_model(
+    gpu: &Gpu,
+    model: &ScoreFno,
+    params: &[f32],
+    c: ModelCase,
+    a: &ModelBenchArgs,
+) -> Result<ModelResult> {
+    let n = c.n;
+    let mut call: Box<dyn FnMut() -> Result<()>>;
+    let micro;
+    if c.train {
+        let len = 2 * c.batch;
+        let data = Samples {
+            grid: n,
+            sensors: a.sensors,
+            len,
+            omega: synthetic(1, len * n * n),
+            target: synthetic(2, len * n * n),
+            obs: synthetic(3, len * a.sensors * a.sensors),
+            meta: Default::default(),
+        };
+        let tcfg = TrainConfig {
+            batch: c.batch,
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::new(gpu, model.clone(), params, &data, tcfg, None)?;
+        micro = trainer.micro_batch();
+        call = Box::new(move || Ok(trainer.step()?));
+    } else {
+        let ws = model.workspace(gpu, c.batch, n, a.sensors)?;
+        ws.x.write(gpu, &synthetic(4, c.batch * n * n))?;
+        ws.w.write(gpu, &synthetic(5, c.batch * n * n))?;
+        ws.s.write(gpu, &synthetic(6, c.batch * a.sensors * a.sensors))?;
+        ws.t.write(gpu, &vec![0.3; c.batch])?;
+        let p = crate::gpu::Tensor::from_f32(gpu, &[params.len()], crate::gpu::DType::F32, params)?;
+        let (model, gpu2) = (model.clone(), gpu.clone());
+        micro = c.batch;
+        call = Box::new(move || {
+            let mut enc = gpu2.encoder("bench forward");
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                model.record_forward(&gpu2, &mut pass, &p, &ws)?;
+            }
+            gpu2.submit(enc);
+            Ok(())
+        });
+    }
+    let mut timed = |calls: usize| -> Result<f64> {
+        let t = Instant::now();
+        for _ in 0..calls {
+            call()?;
+        }
+        gpu.wait()?;
+        Ok(t.elapsed().as_secs_f64())
+    };
+    timed(1)?;
+    let per = timed(1)?;
+    let calls = ((a.seconds / per.max(1e-6)).round() as usize).clamp(1, 10_000);
+    let mut times: Vec<f64> = (0..a.repeats)
+        .map(|_| timed(calls).map(|s| s / calls as f64))
+        .collect::<Result<_>>()?;
+    times.sort_by(f64::total_cmp);
+    let t = times[times.len() / 2];
+    let mut profile = Vec::new();
+    if a.profile && gpu.time_dispatches(2048) {
+        timed(1)?;
+        let mut by: Vec<(String, f64)> = Vec::new();
+        for (label, ns) in gpu.dispatch_times()? {
+            let family = label.split('[').next().unwrap_or(&label).to_string();
+            match by.iter_mut().find(|(f, _)| *f == family) {
+                Some(e) => e.1 += ns,
+                None => by.push((family, ns)),
+            }
+        }
+        let total: f64 = by.iter().map(|e| e.1).sum();
+        by.sort_by(|x, y| y.1.total_cmp(&x.1));
+        profile = by
+            .into_iter()
+            .map(|(f, ns)| (f, ns / total.max(1.0)))
+            .collect();
+    }
+    Ok(ModelResult {
+        case: c.name(),
+        kind: if c.train { "train step" } else { "forward" },
+        grid: n,
+        batch: c.batch,
+        micro_batch: micro,
+        calls_per_repeat: calls,
+        ms_per_call: 1e3 * t,
+        ms_per_sample: 1e3 * t / c.batch as f64,
+        samples_per_s: c.batch as f64 / t,
+        profile,
+    })
+}
+
+/// Deterministic O(1) test values (a hash of the index), no RNG needed.
+fn synthetic(seed: u64, len: usize) -> Vec<f32> {
+    (0..len as u64)
+        .map(|i| {
+            let mut z = (i ^ (seed << 40)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            z ^= z >> 31;
+            z = z.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z ^= z >> 29;
+            ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
 }

@@ -143,11 +143,14 @@ pub struct Gpu {
     /// Features the device was opened with.
     pub features: wgpu::Features,
     pub(crate) kernels: Arc<Kernels>,
+    pub(crate) dispatch_timer: Arc<std::sync::Mutex<Option<crate::gpu::profile::DispatchTimer>>>,
 }
 
 /// Optional features we use when the adapter has them.
 fn wanted_features() -> wgpu::Features {
-    wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
+    wgpu::Features::TIMESTAMP_QUERY
+        | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
+        | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
 }
 
 fn instance(backends: wgpu::Backends) -> wgpu::Instance {
@@ -354,6 +357,7 @@ impl Gpu {
         })?;
         Ok(Self {
             kernels: Arc::new(Kernels::new(&device)),
+            dispatch_timer: Arc::default(),
             device,
             queue,
             info,

@@ -287,6 +287,10 @@ impl Gpu {
         let (x, y) = self.grid(groups);
         pass.set_pipeline(&kernel.pipeline);
         pass.set_bind_group(0, bind_group, &[]);
+        let timed = self.time_dispatch_begin(pass, &kernel.label);
         pass.dispatch_workgroups(x, y, 1);
+        if let Some(i) = timed {
+            self.time_dispatch_end(pass, i);
+        }
     }
 }

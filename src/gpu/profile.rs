@@ -118,3 +118,110 @@ impl Profiler {
         Ok(out)
     }
 }
+
+/// Timestamps around every dispatch recorded through [`Gpu::dispatch`]
+/// while active (`TIMESTAMP_QUERY_INSIDE_PASSES`): where the time of a
+/// pass goes, per kernel.
+pub(crate) struct DispatchTimer {
+    query_set: wgpu::QuerySet,
+    capacity: u32,
+    labels: Vec<String>,
+}
+
+impl Gpu {
+    /// Starts timing every dispatch (up to `capacity`, at most
+    /// [`MAX_PASSES`]; later ones run untimed) until
+    /// [`Gpu::dispatch_times`]. Returns false, and times nothing, when the
+    /// adapter cannot write timestamps inside compute passes.
+    pub fn time_dispatches(&self, capacity: u32) -> bool {
+        let need = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+        if !self.features.contains(need) {
+            return false;
+        }
+        let capacity = capacity.clamp(1, MAX_PASSES);
+        let query_set = self.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("dispatch timer"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2 * capacity,
+        });
+        *lock_timer(self) = Some(DispatchTimer {
+            query_set,
+            capacity,
+            labels: Vec::new(),
+        });
+        true
+    }
+
+    /// Stops timing and returns `(kernel label, GPU ns)` of every timed
+    /// dispatch, in order (the label is `file::entry[constants]`). Call it
+    /// after the timed work was submitted.
+    ///
+    /// # Errors
+    /// [`Error::Readback`] if the timestamps cannot be read.
+    pub fn dispatch_times(&self) -> Result<Vec<(String, f64)>> {
+        let Some(t) = lock_timer(self).take() else {
+            return Ok(Vec::new());
+        };
+        let n = t.labels.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("dispatch timer resolve"),
+            size: 16 * n as u64,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let staging = crate::gpu::Tensor::zeros(self, &[4 * n], crate::gpu::DType::F32)?;
+        let mut enc = self.encoder("dispatch timer");
+        enc.resolve_query_set(&t.query_set, 0..2 * n as u32, &resolve, 0);
+        enc.copy_buffer_to_buffer(&resolve, 0, &staging.buffer, 0, 16 * n as u64);
+        self.submit(enc);
+        let raw = self.read_one(&staging)?;
+        let ticks: Vec<u64> = raw
+            .chunks_exact(2)
+            .map(|p| u64::from(p[0].to_bits()) | (u64::from(p[1].to_bits()) << 32))
+            .collect();
+        let period = f64::from(self.queue.get_timestamp_period());
+        Ok(t.labels
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                (
+                    l,
+                    ticks[2 * i + 1].wrapping_sub(ticks[2 * i]) as f64 * period,
+                )
+            })
+            .collect())
+    }
+
+    /// Writes the start timestamp of a dispatch when timing; its index.
+    pub(crate) fn time_dispatch_begin(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        label: &str,
+    ) -> Option<u32> {
+        let mut guard = lock_timer(self);
+        let t = guard.as_mut()?;
+        let i = t.labels.len() as u32;
+        if i >= t.capacity {
+            return None;
+        }
+        t.labels.push(label.to_string());
+        pass.write_timestamp(&t.query_set, 2 * i);
+        Some(i)
+    }
+
+    /// Writes the end timestamp of dispatch `i`.
+    pub(crate) fn time_dispatch_end(&self, pass: &mut wgpu::ComputePass<'_>, i: u32) {
+        if let Some(t) = lock_timer(self).as_ref() {
+            pass.write_timestamp(&t.query_set, 2 * i + 1);
+        }
+    }
+}
+
+fn lock_timer(gpu: &Gpu) -> std::sync::MutexGuard<'_, Option<DispatchTimer>> {
+    gpu.dispatch_timer
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -439,8 +439,9 @@ fn dispatch_forward(
     let mut entries = vec![uniform.as_entire_binding()];
     entries.extend(bindings);
     let bg = gpu.bind(&k, &entries);
-    let work = p.batch as usize * (p.cout as usize).div_ceil(8) * p.p as usize / 4;
-    gpu.dispatch(pass, &k, &bg, work.div_ceil(64) as u32);
+    // Workgroups: (sample, tile of 8 outputs, block of 64 × 4 points).
+    let groups = p.batch as usize * (p.cout as usize).div_ceil(8) * (p.p as usize / 4).div_ceil(64);
+    gpu.dispatch(pass, &k, &bg, groups as u32);
     Ok(())
 }
 

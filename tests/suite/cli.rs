@@ -325,6 +325,69 @@ mod simulate {
         assert!(!ok && e.contains("power of two"), "{e}");
     }
 
+    /// `bench model` on a tiny network: a forward and a training-step case
+    /// with positive, consistent rates, and a per-kernel-family profile
+    /// whose shares sum to 1 (when the adapter has timestamps inside
+    /// passes); an unknown case is refused before any GPU work.
+    #[test]
+    fn bench_model_reports_and_profiles() {
+        let out = tmp("bench_model.json");
+        let net = [
+            "bench",
+            "model",
+            "--width",
+            "4",
+            "--modes",
+            "4",
+            "--layers",
+            "1",
+            "--embed-dim",
+            "8",
+            "--fc-hidden",
+            "8",
+            "--sensors",
+            "4",
+            "--seconds",
+            "0.05",
+            "--repeats",
+            "1",
+        ];
+        let mut args = net.to_vec();
+        args.extend([
+            "--cases",
+            "f64x1,t64x32",
+            "--profile",
+            "--json",
+            out.to_str().unwrap(),
+        ]);
+        let (ok, stdout, e) = diffclosure(&args);
+        assert!(ok, "{e}");
+        assert!(stdout.contains("adapter:"), "{stdout}");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let cases = v["model"].as_array().unwrap();
+        assert_eq!(cases.len(), 2);
+        for c in cases {
+            let (ms, per, b) = (
+                c["ms_per_call"].as_f64().unwrap(),
+                c["ms_per_sample"].as_f64().unwrap(),
+                c["batch"].as_f64().unwrap(),
+            );
+            assert!(ms > 0.0 && (per * b - ms).abs() < 1e-9 * ms, "{c}");
+            let shares: f64 = c["profile"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p[1].as_f64().unwrap())
+                .sum();
+            assert!(shares == 0.0 || (shares - 1.0).abs() < 1e-9, "{c}");
+        }
+        let mut bad = net.to_vec();
+        bad.extend(["--cases", "f64x2"]);
+        let (ok, _, e) = diffclosure(&bad);
+        assert!(!ok && e.contains("unknown case"), "{e}");
+    }
+
     /// `spectrum` reads a `simulate` output; its enstrophy spectrum sums to
     /// ½⟨ω²⟩ of the file's snapshots (Parseval; f32 data, 1e-4).
     #[test]

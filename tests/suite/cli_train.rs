@@ -149,7 +149,7 @@ fn dsm_loss_falls_on_a_real_dataset() {
 fn killed_training_resumes_exactly_and_bad_input_is_refused() {
     let data = dataset("small", 32, 5, 200);
     let base = |out: &Path, log: &Path, epochs: &'static str| -> Vec<String> {
-        let mut v: Vec<String> = [
+        let v: Vec<String> = [
             "train",
             "--data",
             s(&data),

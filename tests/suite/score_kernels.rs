@@ -541,3 +541,172 @@ fn score_network_matches_reference() {
         );
     }
 }
+
+/// Bicubic upsampling of padded sensor grids (5×5 → 32×32 and 16×16 →
+/// 64×64, PyTorch's align_corners=True) and its transpose against the
+/// reference; the backward adds to what is there when asked and never
+/// writes the padding points. Each output is a 16-tap sum (1e-6).
+#[test]
+fn bicubic_matches_reference() {
+    use diffclosure::score::bicubic::Bicubic;
+    let g = gpu();
+    for (s, n) in [(5usize, 32usize), (16, 64)] {
+        let (b, c) = (2, 3);
+        let ps = (s * s).div_ceil(4) * 4;
+        let mut small = test_data(71, b * c * ps);
+        for (i, v) in small.iter_mut().enumerate() {
+            if i % ps >= s * s {
+                *v = f32::NAN; // padding: must never be read
+            }
+        }
+        let dout = test_data(72, b * c * n * n);
+        let d0 = test_data(73, b * c * ps);
+        let st = Tensor::from_f32(g, &[b, c, ps], DType::F32, &small).unwrap();
+        let big = Tensor::zeros(g, &[b, c, n, n], DType::F32).unwrap();
+        let dt = Tensor::from_f32(g, &[b, c, n, n], DType::F32, &dout).unwrap();
+        let ds = Tensor::from_f32(g, &[b, c, ps], DType::F32, &d0).unwrap();
+        let bi = Bicubic::new(g, b, c, s, n, n).unwrap();
+        let mut enc = g.encoder("bicubic");
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            bi.record_forward(g, &mut pass, Act::all(&st), Act::all(&big))
+                .unwrap();
+            bi.record_backward(g, &mut pass, Act::all(&dt), Act::all(&ds), true)
+                .unwrap();
+        }
+        g.submit(enc);
+        let unpad = |v: &[f32]| -> Vec<f64> {
+            v.chunks_exact(ps)
+                .flat_map(|p| p[..s * s].iter())
+                .map(|&x| f64::from(x))
+                .collect()
+        };
+        let want = cpu::bicubic(&unpad(&small), b * c, (s, s), (n, n));
+        let got = g.read(&[&big, &ds]).unwrap();
+        let e = rel_err(&f64s(&got[0]), &want);
+        assert!(e < 1e-6, "{s}->{n} forward {e:.2e}");
+        let back = cpu::bicubic_backward(&f64s(&dout), b * c, (s, s), (n, n));
+        let acc: Vec<f64> = back.iter().zip(unpad(&d0)).map(|(a, b)| a + b).collect();
+        let e = rel_err(&unpad(&got[1]), &acc);
+        assert!(e < 1e-6, "{s}->{n} backward {e:.2e}");
+        for (i, (x, y)) in got[1].iter().zip(&d0).enumerate() {
+            if i % ps >= s * s {
+                assert_eq!(x.to_bits(), y.to_bits(), "padding {i} written");
+            }
+        }
+    }
+}
+
+/// Resolution invariance (science.md §6): the same spectral weights on
+/// 64², 128² and 256² map a field band-limited to the kept modes to the
+/// same values at the shared points (f32: 1e-5 of the max, the DFT bound
+/// at 256² with k ≈ 512 terms), and one checkpoint's network evaluates on
+/// all three grids (finite outputs).
+#[test]
+fn weights_are_resolution_invariant() {
+    use diffclosure::score::model::ScoreFno;
+    use diffclosure::score::ScoreConfig;
+    let g = gpu();
+    let (m, cin, cout, b) = (4, 2, 3, 1);
+    let (layer, flat) = spectral_params(cin, cout, m, 81);
+    let params = Tensor::from_f32(g, &[flat.len()], DType::F32, &flat).unwrap();
+    // ω = Σ over kept modes of random cosines/sines, |ky| < m, kx < m.
+    let coef = test_data(82, cin * 4 * m * m);
+    let field = |n: usize| -> Vec<f32> {
+        let mut v = vec![0f32; cin * n * n];
+        for c in 0..cin {
+            for y in 0..n {
+                for x in 0..n {
+                    let mut s = 0f64;
+                    for ky in 0..m {
+                        for kx in 0..m {
+                            let a =
+                                2.0 * std::f64::consts::PI * (ky * y + kx * x) as f64 / n as f64;
+                            let k = ((c * m + ky) * m + kx) * 4;
+                            s += f64::from(coef[k]) * a.cos() + f64::from(coef[k + 1]) * a.sin();
+                            let a2 = 2.0 * std::f64::consts::PI * (kx * x) as f64 / n as f64
+                                - 2.0 * std::f64::consts::PI * (ky * y) as f64 / n as f64;
+                            s += f64::from(coef[k + 2]) * a2.cos()
+                                + f64::from(coef[k + 3]) * a2.sin();
+                        }
+                    }
+                    v[(c * n + y) * n + x] = s as f32;
+                }
+            }
+        }
+        v
+    };
+    let mut outs = Vec::new();
+    for n in [64, 128, 256] {
+        let x = Tensor::from_f32(g, &[b, cin, n, n], DType::F32, &field(n)).unwrap();
+        let out = Tensor::zeros(g, &[b, cout, n, n], DType::F32).unwrap();
+        let spectrum = Tensor::zeros(g, &layer.spectrum_shape(b), DType::C32).unwrap();
+        let (tw, scratch) = (
+            Twiddles::new(g, n, n).unwrap(),
+            Scratch::new(g, b, cin.max(cout), n, m).unwrap(),
+        );
+        let mut enc = g.encoder("invariance");
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            layer
+                .record_forward(
+                    g,
+                    &mut pass,
+                    &params,
+                    &tw,
+                    Act::all(&x),
+                    &spectrum,
+                    Act::all(&out),
+                    &scratch,
+                )
+                .unwrap();
+        }
+        g.submit(enc);
+        let o = g.read_one(&out).unwrap();
+        // Sample on the 64² points.
+        let r = n / 64;
+        outs.push(
+            (0..cout * 64 * 64)
+                .map(|i| {
+                    let (c, y, x) = (i / 4096, (i / 64) % 64, i % 64);
+                    f64::from(o[(c * n + y * r) * n + x * r])
+                })
+                .collect::<Vec<f64>>(),
+        );
+    }
+    for (k, n) in [(1, 128), (2, 256)] {
+        let e = rel_err(&outs[k], &outs[0]);
+        assert!(e < 1e-5, "spectral layer at {n}² vs 64²: {e:.2e}");
+    }
+    // The whole network on the three grids from one parameter vector.
+    let cfg = ScoreConfig {
+        width: 4,
+        modes: 8,
+        layers: 2,
+        embed_dim: 8,
+        fc_hidden: 8,
+        ..ScoreConfig::default()
+    };
+    let model = ScoreFno::new(&cfg).unwrap();
+    let p = diffclosure::score::init::init_params(&cfg, 1);
+    let pt = Tensor::from_f32(g, &[p.len()], DType::F32, &p).unwrap();
+    for n in [64, 128, 256] {
+        let ws = model.workspace(g, 1, n, 5).unwrap();
+        ws.x.write(g, &test_data(83, n * n)).unwrap();
+        ws.w.write(g, &test_data(84, n * n)).unwrap();
+        ws.s.write(g, &test_data(85, 25)).unwrap();
+        ws.t.write(g, &[0.3]).unwrap();
+        let mut enc = g.encoder("net");
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            model.record_forward(g, &mut pass, &pt, &ws).unwrap();
+        }
+        g.submit(enc);
+        let y = g.read_one(&ws.out).unwrap();
+        assert!(
+            y.iter().all(|v| v.is_finite()) && y.iter().any(|&v| v != 0.0),
+            "{n}²"
+        );
+    }
+    assert!(model.workspace(g, 1, 8, 5).is_err(), "8 modes need n >= 16");
+}

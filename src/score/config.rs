@@ -66,6 +66,17 @@ impl ParamSpec {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The tensor `name` of a layout.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if absent.
+    pub fn find<'a>(specs: &'a [ParamSpec], name: &str) -> Result<&'a ParamSpec> {
+        specs
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| Error::InvalidArgument(format!("no parameter {name}")))
+    }
 }
 
 impl ScoreConfig {

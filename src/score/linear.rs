@@ -206,12 +206,7 @@ impl Linear {
     /// # Errors
     /// [`Error::InvalidArgument`] if the tensors are missing or misshapen.
     pub fn from_params(specs: &[ParamSpec], name: &str) -> Result<Self> {
-        let find = |suffix: &str| {
-            specs
-                .iter()
-                .find(|p| p.name == format!("{name}.{suffix}"))
-                .ok_or_else(|| Error::InvalidArgument(format!("no parameter {name}.{suffix}")))
-        };
+        let find = |suffix: &str| ParamSpec::find(specs, &format!("{name}.{suffix}"));
         let (w, b) = (find("weight")?, find("bias")?);
         let (cout, cin) = (w.shape[0], w.shape.get(1).copied().unwrap_or(0));
         if w.len() != cout * cin || b.shape != [cout] {

@@ -142,11 +142,7 @@ impl ScoreFno {
         cfg.validate()?;
         let specs = cfg.params();
         let l = cfg.layers;
-        let freq_off = specs
-            .iter()
-            .find(|p| p.name == "t_feat.W")
-            .map(|p| p.offset)
-            .ok_or_else(|| Error::InvalidArgument("no t_feat.W".into()))?;
+        let freq_off = ParamSpec::find(&specs, "t_feat.W")?.offset;
         let s = if cfg.sparse {
             Some((
                 SpectralConv::from_params(&specs, "s_spec_a")?,

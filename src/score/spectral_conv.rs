@@ -138,12 +138,7 @@ impl SpectralConv {
     /// # Errors
     /// [`Error::InvalidArgument`] if the tensors are missing or misshapen.
     pub fn from_params(specs: &[ParamSpec], name: &str) -> Result<Self> {
-        let find = |suffix: &str| {
-            specs
-                .iter()
-                .find(|p| p.name == format!("{name}.{suffix}"))
-                .ok_or_else(|| Error::InvalidArgument(format!("no parameter {name}.{suffix}")))
-        };
+        let find = |suffix: &str| ParamSpec::find(specs, &format!("{name}.{suffix}"));
         let (p, n) = (find("w_pos")?, find("w_neg")?);
         let s = &p.shape;
         if s.len() != 5 || s[2] != s[3] || s[4] != 2 || n.shape != *s {

@@ -41,6 +41,47 @@ fn rel_err(got: &[f64], want: &[f64]) -> f64 {
         / scale
 }
 
+/// Checks every parameter tensor's gradient: `|got − want| ≤ 2e-5 ·
+/// max(the tensor's max, floor × the largest gradient)` for trainable ones
+/// (callers say why their floor), exactly 0 for fixed ones. Returns the
+/// worst ratio and its tensor.
+pub(crate) fn assert_gradients(
+    tag: &str,
+    specs: &[diffclosure::score::ParamSpec],
+    got: &[f32],
+    want: &[f64],
+    floor: f64,
+) -> (f64, String) {
+    let global = want.iter().fold(0f64, |a, v| a.max(v.abs()));
+    let mut worst = (0.0, String::new());
+    for spec in specs {
+        let r = spec.offset..spec.offset + spec.len();
+        let own = want[r.clone()].iter().fold(0f64, |a, v| a.max(v.abs()));
+        let err = got[r.clone()]
+            .iter()
+            .zip(&want[r])
+            .fold(0f64, |a, (x, y)| a.max((f64::from(*x) - y).abs()));
+        let e = err / own.max(floor * global);
+        if e > worst.0 {
+            worst = (e, spec.name.clone());
+        }
+        if spec.trainable {
+            assert!(
+                e < 2e-5,
+                "{tag}: gradient of {} off by {e:.2e} (max {own:.2e}, largest gradient {global:.2e})",
+                spec.name
+            );
+        } else {
+            assert!(
+                err == 0.0,
+                "{tag}: {} is fixed, its gradient must stay 0",
+                spec.name
+            );
+        }
+    }
+    worst
+}
+
 /// A flat parameter vector with a linear layer at offsets 64 (weight) and
 /// a multiple of 64 after it (bias), other entries garbage (must be unused).
 fn linear_params(cin: usize, cout: usize, seed: u64) -> (Linear, Vec<f32>) {
@@ -494,31 +535,7 @@ fn score_network_matches_reference() {
         let e = rel_err(&out, &fwd.out);
         assert!(e < 5e-6, "{tag}: out {e:.2e}");
         let gp = g.read_one(&grads).unwrap();
-        let mut worst = (0.0, String::new());
-        let global = want.params.iter().fold(0f64, |a, v| a.max(v.abs()));
-        for spec in model.params() {
-            let r = spec.offset..spec.offset + spec.len();
-            let own = want.params[r.clone()]
-                .iter()
-                .fold(0f64, |a, v| a.max(v.abs()));
-            let err = gp[r.clone()]
-                .iter()
-                .zip(&want.params[r])
-                .fold(0f64, |a, (x, y)| a.max((f64::from(*x) - y).abs()));
-            let e = err / own.max(1e-6 * global);
-            if e > worst.0 {
-                worst = (e, spec.name.clone());
-            }
-            if spec.trainable {
-                assert!(e < 2e-5, "{tag}: gradient of {} off by {e:.2e}", spec.name);
-            } else {
-                assert!(
-                    err == 0.0,
-                    "{tag}: {} is fixed, its gradient must stay 0",
-                    spec.name
-                );
-            }
-        }
+        let worst = assert_gradients(&tag, model.params(), &gp, &want.params, 1e-6);
         // Input gradients: channel 0 of each lifting input's gradient.
         let inputs: Vec<(&str, &Vec<f64>, usize)> = [("x", &want.x, n * n)]
             .into_iter()

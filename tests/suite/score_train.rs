@@ -140,22 +140,8 @@ fn training_step_matches_reference() {
         "loss {loss} vs {loss_ref}"
     );
     let gp = tr.read_grads().unwrap();
-    let global = grads_ref.params.iter().fold(0f64, |a, v| a.max(v.abs()));
-    for spec in ScoreFno::new(&cfg).unwrap().params() {
-        let r = spec.offset..spec.offset + spec.len();
-        let own = grads_ref.params[r.clone()]
-            .iter()
-            .fold(0f64, |a, v| a.max(v.abs()));
-        let err = gp[r.clone()]
-            .iter()
-            .zip(&grads_ref.params[r])
-            .fold(0f64, |a, (x, y)| a.max((f64::from(*x) - y).abs()));
-        assert!(
-            err <= 2e-5 * own.max(1e-5 * global),
-            "gradient of {}: {err:.2e} (max {own:.2e}, largest gradient {global:.2e})",
-            spec.name
-        );
-    }
+    let model = ScoreFno::new(&cfg).unwrap();
+    crate::score_kernels::assert_gradients("step", model.params(), &gp, &grads_ref.params, 1e-5);
     // The update: Adam's first step moves each trainable entry by
     // lr · g/(|g| + ε).
     let (p1, _, _) = tr.read_state().unwrap();

@@ -479,6 +479,20 @@ fn score_network_matches_reference() {
             32,
         ),
         (base.clone(), 64),
+        (
+            ScoreConfig {
+                vorticity: false,
+                ..base.clone()
+            },
+            64,
+        ),
+        (
+            ScoreConfig {
+                sparse: false,
+                ..base.clone()
+            },
+            64,
+        ),
     ];
     for (cfg, n) in cases {
         let (b, s) = (2, 5);
@@ -726,4 +740,53 @@ fn weights_are_resolution_invariant() {
         );
     }
     assert!(model.workspace(g, 1, 8, 5).is_err(), "8 modes need n >= 16");
+}
+
+/// The network against the PyTorch baseline itself (not only our f64
+/// reference written from the spec): `scripts/torch_crosscheck.py FILE`
+/// saves the baseline's weights (by its `state_dict` names), inputs and
+/// output; this runs the same on the GPU. Needs torch, so it is ignored by
+/// default: `DIFFCLOSURE_TORCH_CHECK=FILE cargo test --test suite --
+/// --ignored matches_pytorch_baseline`. Tolerance 1e-4 of max |out|: both
+/// sides are f32 (PyTorch's FFTs vs our truncated DFTs, erf GELU both).
+#[test]
+#[ignore]
+fn matches_pytorch_baseline() {
+    use diffclosure::score::model::ScoreFno;
+    use diffclosure::score::ScoreConfig;
+    let path = std::path::PathBuf::from(
+        std::env::var("DIFFCLOSURE_TORCH_CHECK").expect("DIFFCLOSURE_TORCH_CHECK=FILE"),
+    );
+    let f = diffclosure::data::io::read(&path).unwrap();
+    let cfg = ScoreConfig::from_metadata(&f.metadata).unwrap();
+    let model = ScoreFno::new(&cfg).unwrap();
+    let mut flat = vec![0f32; cfg.flat_len()];
+    for spec in model.params() {
+        let t = f.get(&path, &spec.name).unwrap();
+        assert_eq!(t.shape, spec.shape, "{}", spec.name);
+        flat[spec.offset..spec.offset + spec.len()].copy_from_slice(&t.data);
+    }
+    let input = |k: &str| f.get(&path, &format!("input.{k}")).unwrap();
+    let (b, n, s) = (
+        input("x").shape[0],
+        input("x").shape[1],
+        input("s").shape[1],
+    );
+    let g = gpu();
+    let ws = model.workspace(g, b, n, s).unwrap();
+    for (t, k) in [(&ws.x, "x"), (&ws.w, "w"), (&ws.s, "s"), (&ws.t, "t")] {
+        t.write(g, &input(k).data).unwrap();
+    }
+    let p = Tensor::from_f32(g, &[flat.len()], DType::F32, &flat).unwrap();
+    let mut enc = g.encoder("torch check");
+    {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        model.record_forward(g, &mut pass, &p, &ws).unwrap();
+    }
+    g.submit(enc);
+    let got = f64s(&g.read_one(&ws.out).unwrap());
+    let want = f64s(&f.get(&path, "expected.out").unwrap().data);
+    let e = rel_err(&got, &want);
+    eprintln!("GPU vs PyTorch baseline: {e:.2e} of max |out|");
+    assert!(e < 1e-4, "GPU vs PyTorch baseline: {e:.2e}");
 }

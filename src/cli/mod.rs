@@ -56,17 +56,21 @@ enum Command {
     Info(info::InfoArgs),
     /// Simulate truth trajectories of a preset (2-D Navier–Stokes on the GPU)
     /// and write vorticity snapshots to a safetensors file.
+    #[command(allow_negative_numbers = true)]
     Simulate(simulate::SimulateArgs),
     /// Time-averaged energy and enstrophy spectra of a `simulate` output,
     /// and whether the run is resolved (enstrophy spectrum >= 4 decades
     /// below its peak at the 2/3 cutoff).
+    #[command(allow_negative_numbers = true)]
     Spectrum(spectrum::SpectrumArgs),
     /// Build train/test closure datasets (coarse vorticity, target closure
     /// term, sparse sensor values) from `simulate` outputs, split by
     /// trajectory.
+    #[command(allow_negative_numbers = true)]
     Dataset(dataset::DatasetArgs),
     /// Train the conditional score network on a closure dataset
     /// (denoising score matching, resumable checkpoints).
+    #[command(allow_negative_numbers = true)]
     Train(train::TrainArgs),
     /// Measure throughput on the selected adapter (`bench ns`: solver
     /// steps/s).

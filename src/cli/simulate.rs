@@ -80,12 +80,20 @@ pub struct SimulateArgs {
     quiet: bool,
 }
 
+/// The reason alone: clap already says "invalid value".
+fn reason(e: crate::Error) -> String {
+    match e {
+        crate::Error::InvalidArgument(m) => m,
+        other => other.to_string(),
+    }
+}
+
 fn parse_preset(s: &str) -> std::result::Result<Preset, String> {
-    s.parse().map_err(|e: crate::Error| e.to_string())
+    s.parse().map_err(reason)
 }
 
 fn parse_restriction(s: &str) -> std::result::Result<Restriction, String> {
-    s.parse().map_err(|e: crate::Error| e.to_string())
+    s.parse().map_err(reason)
 }
 
 fn parse_scheme(s: &str) -> std::result::Result<TimeScheme, String> {
@@ -129,8 +137,8 @@ impl Plan {
             bail!("nothing to do: 0 steps");
         }
         let every = a.snapshot_every.unwrap_or(spec.snapshot_every);
-        if every == 0 {
-            bail!("--snapshot-every must be >= 1");
+        if every == 0 || a.checkpoint_every == 0 {
+            bail!("--snapshot-every and --checkpoint-every must be >= 1");
         }
         let t_start = a.t_start.unwrap_or(
             if a.steps.is_some() || a.t_end.is_some_and(|t| t < spec.window.0) {
@@ -169,13 +177,43 @@ impl Plan {
                 bail!("--coarse lists {m} twice");
             }
         }
-        Ok(Self {
+        let plan = Self {
             cfg,
             coarse,
             steps,
             first_snapshot,
             every,
-        })
+        };
+        plan.check_output_size()?;
+        Ok(plan)
+    }
+
+    /// The snapshots are gathered in memory and written at the end: refuse
+    /// a run whose output would not fit in the memory available now.
+    fn check_output_size(&self) -> Result<()> {
+        let snapshots = (self.steps - self.first_snapshot) / self.every + 1;
+        let (b, n) = (self.cfg.batch, self.cfg.n);
+        let per: usize = b * n * n
+            + self
+                .coarse
+                .iter()
+                .map(|m| FIELDS.len() * b * m * m)
+                .sum::<usize>();
+        let bytes = snapshots as f64 * per as f64 * 4.0;
+        let gib = |x: f64| x / f64::from(1u32 << 30);
+        if let Some(avail) = available_memory() {
+            if bytes > 0.8 * avail {
+                bail!(
+                    "{snapshots} snapshots of {b} x {n}² (and the coarse fields) make {:.1} GiB, more than the {:.1} GiB of memory available: \
+                     take fewer steps, a larger --snapshot-every, a later --t-start or a smaller --batch",
+                    gib(bytes),
+                    gib(avail)
+                );
+            }
+        } else if bytes > 64.0 * f64::from(1u32 << 30) {
+            bail!("{snapshots} snapshots make {:.1} GiB: take fewer steps or a larger --snapshot-every", gib(bytes));
+        }
+        Ok(())
     }
 
     /// Step indices at which snapshots are taken.
@@ -249,6 +287,12 @@ fn read_init(path: &Path, n: usize, batch: usize) -> Result<Vec<f32>> {
         );
     }
     let b = if s.len() >= 3 { s[s.len() - 3] } else { 1 };
+    if t.data.len() < b * n * n || b == 0 {
+        bail!(
+            "{}: vorticity has shape {s:?}: no field in it",
+            path.display()
+        );
+    }
     let last = &t.data[t.data.len() - b * n * n..];
     if let Some(i) = last.iter().position(|v| !v.is_finite()) {
         bail!(
@@ -335,8 +379,17 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
                 );
             }
         }
-        // Where the data came from is the interrupted run's business.
-        meta.insert("init".into(), f.meta(&state, "init")?.to_string());
+        // The start is the interrupted run's; an --init given again must
+        // name the same one.
+        let init = f.meta(&state, "init")?.to_string();
+        if a.init.is_some() && meta["init"] != init {
+            bail!(
+                "{}: was started from {init}, now --init {}: arguments must match to resume (or drop --init)",
+                state.display(),
+                meta["init"]
+            );
+        }
+        meta.insert("init".into(), init);
         step = f.meta(&state, "step")?.parse().context("state step")?;
         solver.set_rng_counter(
             f.meta(&state, "rng_counter")?
@@ -386,10 +439,15 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
                 plan.cfg.dt
             );
         }
+        if cfl > 0.5 {
+            bar.println(format!(
+                "warning: CFL number {cfl:.3} for the initial state: the explicit scheme may go unstable; consider a smaller --dt"
+            ));
+        }
     }
     // Snapshots already recorded (by a resumed run) are not taken again.
     let mut targets = plan.snapshot_steps().skip(times.len()).peekable();
-    let every = a.checkpoint_every.max(1);
+    let every = a.checkpoint_every;
     let mut last_checkpoint = step;
     loop {
         let next_snapshot = targets.peek().copied();
@@ -454,7 +512,7 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
     let count = times.len();
     let tensors = output_tensors(&records, &times);
     let named: Vec<(&str, &NamedTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    io::write_atomic(&a.out, &named, &meta)?;
+    io::write_new_atomic(&a.out, &named, &meta)?;
     if state.exists() {
         std::fs::remove_file(&state).with_context(|| format!("removing {}", state.display()))?;
     }
@@ -465,6 +523,14 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
         gpu.describe()
     );
     Ok(())
+}
+
+/// Memory available to this process (Linux `MemAvailable`), in bytes.
+fn available_memory() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024.0)
 }
 
 /// Metadata that must be equal between an interrupted run and its resumption.

@@ -162,9 +162,17 @@ pub fn build(
                     p.display()
                 )));
             }
-            if f.meta(p, "seed")? == g.meta(q, "seed")? {
+            // The same seed and start: identical trajectories (a different
+            // --init with the same seed is a different run).
+            let start = |f: &TensorFile, p: &Path| -> Result<(String, String)> {
+                Ok((
+                    f.meta(p, "seed")?.to_string(),
+                    f.metadata.get("init").cloned().unwrap_or_default(),
+                ))
+            };
+            if start(f, p)? == start(g, q)? {
                 return Err(Error::InvalidArgument(format!(
-                    "{} and {} were run with the same seed ({}): their trajectories are identical; \
+                    "{} and {} were run with the same seed ({}) from the same start: their trajectories are identical; \
                      simulate with different --seed values",
                     q.display(),
                     p.display(),

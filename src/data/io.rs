@@ -76,13 +76,19 @@ impl TensorFile {
 /// # Errors
 /// [`Error::InvalidArgument`] if `path` exists.
 pub fn refuse_existing(path: &Path) -> Result<()> {
-    if path.exists() {
-        return Err(format_err(
+    // symlink_metadata: a dangling symlink is there too (writing through it
+    // would replace the link).
+    match path.symlink_metadata() {
+        Ok(m) if m.is_dir() => Err(format_err(
+            path,
+            "is a directory; give a file name for the output (nothing was written)",
+        )),
+        Ok(_) => Err(format_err(
             path,
             "exists; choose another output or remove it first (nothing was written)",
-        ));
+        )),
+        Err(_) => Ok(()),
     }
-    Ok(())
 }
 
 /// Checks that `path` can be created: its directory exists and is
@@ -91,8 +97,7 @@ pub fn refuse_existing(path: &Path) -> Result<()> {
 /// # Errors
 /// [`Error::Io`] naming `path`.
 pub fn check_writable(path: &Path) -> Result<()> {
-    let tmp = tmp_path(path);
-    std::fs::File::create(&tmp).map_err(|e| io_err(path, e))?;
+    let (tmp, _) = create_tmp(path).map_err(|e| io_err(path, e))?;
     std::fs::remove_file(&tmp).map_err(|e| io_err(path, e))
 }
 
@@ -109,10 +114,57 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     canon(a) == canon(b)
 }
 
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
+/// Creates a new temporary file beside `path` under a name no other file
+/// has (`NAME.PID.K.tmp`, created exclusively: an existing file is never
+/// truncated).
+fn create_tmp(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    loop {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(
+            ".{}.{}.tmp",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let tmp = path.with_file_name(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Moves the finished temporary file `tmp` to `path`: replacing what is
+/// there (`replace`, for checkpoints) or only if nothing is (outputs: a
+/// file that appeared during the run is kept, and so is ours, at `tmp`).
+fn publish(tmp: &Path, path: &Path, replace: bool) -> Result<()> {
+    if replace {
+        return std::fs::rename(tmp, path).map_err(|e| io_err(path, e));
+    }
+    match std::fs::hard_link(tmp, path) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(tmp);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(format_err(
+            path,
+            format!(
+                "appeared while this was running; it was not overwritten, the result is in {}",
+                tmp.display()
+            ),
+        )),
+        // No hard links on this file system: a last check, then rename.
+        Err(_) if path.symlink_metadata().is_err() => {
+            std::fs::rename(tmp, path).map_err(|e| io_err(path, e))
+        }
+        Err(e) => Err(io_err(path, e)),
+    }
 }
 
 /// Writes `tensors` and `metadata` to `path` atomically (temporary file,
@@ -126,7 +178,20 @@ pub fn write_atomic(
     tensors: &[(&str, &NamedTensor)],
     metadata: &HashMap<String, String>,
 ) -> Result<()> {
-    write_all_atomic(&[(path, tensors, metadata)])
+    write_files(&[(path, tensors, metadata)], true)
+}
+
+/// As [`write_atomic`] for a new output: fails, overwriting nothing, if
+/// `path` exists by the time the file is complete.
+///
+/// # Errors
+/// As [`write_atomic`], and [`Error::InvalidArgument`] if `path` exists.
+pub fn write_new_atomic(
+    path: &Path,
+    tensors: &[(&str, &NamedTensor)],
+    metadata: &HashMap<String, String>,
+) -> Result<()> {
+    write_files(&[(path, tensors, metadata)], false)
 }
 
 /// One file for [`write_all_atomic`]: path, tensors, metadata.
@@ -136,12 +201,18 @@ pub type FileSpec<'a> = (
     &'a HashMap<String, String>,
 );
 
-/// Writes several files so that either all appear or none does: every
-/// temporary file is written and flushed first, then all are renamed.
+/// Writes several new files so that either all appear or none does: every
+/// temporary file is written and flushed first, then all are moved into
+/// place, none over an existing file.
 ///
 /// # Errors
-/// As [`write_atomic`]; on failure no temporary file is left.
+/// As [`write_new_atomic`]; on failure nothing of this call is left but a
+/// result that could not be placed (its temporary file is named).
 pub fn write_all_atomic(files: &[FileSpec<'_>]) -> Result<()> {
+    write_files(files, false)
+}
+
+fn write_files(files: &[FileSpec<'_>], replace: bool) -> Result<()> {
     let mut written: Vec<PathBuf> = Vec::new();
     let cleanup = |written: &[PathBuf]| {
         for t in written {
@@ -164,8 +235,16 @@ pub fn write_all_atomic(files: &[FileSpec<'_>]) -> Result<()> {
             }
         }
     }
-    for ((path, _, _), tmp) in files.iter().zip(&written) {
-        std::fs::rename(tmp, path).map_err(|e| io_err(path, e))?;
+    for (i, ((path, _, _), tmp)) in files.iter().zip(&written).enumerate() {
+        if let Err(e) = publish(tmp, path, replace) {
+            // Take back what this call already published, so that all
+            // appear or none does.
+            for (p, _, _) in &files[..i] {
+                let _ = std::fs::remove_file(p);
+            }
+            cleanup(&written[i + 1..]);
+            return Err(e);
+        }
     }
     Ok(())
 }
@@ -173,9 +252,8 @@ pub fn write_all_atomic(files: &[FileSpec<'_>]) -> Result<()> {
 /// Writes `bytes` to `path`'s temporary file and flushes it to disk;
 /// returns the temporary path (removed again on failure).
 fn write_tmp(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    let tmp = tmp_path(path);
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+    let (tmp, mut f) = create_tmp(path).map_err(|e| io_err(path, e))?;
+    let mut write = || -> std::io::Result<()> {
         f.write_all(bytes)?;
         f.sync_all()
     };
@@ -185,17 +263,15 @@ fn write_tmp(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
     })
 }
 
-/// Writes any bytes (a JSON report, say) to `path` atomically, as
-/// [`write_atomic`] does for tensors.
+/// Writes any bytes (a JSON report, a PNG) to the new file `path`
+/// atomically, as [`write_new_atomic`] does for tensors.
 ///
 /// # Errors
-/// [`Error::Io`] naming `path` (the temporary file is removed).
+/// [`Error::Io`] naming `path` (the temporary file is removed);
+/// [`Error::InvalidArgument`] if `path` exists by then.
 pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = write_tmp(path, bytes)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_err(path, e)
-    })
+    publish(&tmp, path, false)
 }
 
 fn serialize(

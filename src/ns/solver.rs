@@ -457,7 +457,8 @@ impl NsSolver {
     }
 
     /// CFL number `max|u| dt / dx` of the current state (reads the
-    /// velocity back; call it at output intervals, not every step).
+    /// velocity back; call it at output intervals, not every step); NaN
+    /// when any velocity is not finite (a blown-up state).
     ///
     /// # Errors
     /// As [`Gpu::read`].
@@ -468,7 +469,14 @@ impl NsSolver {
             .chunks_exact(4 * per)
             .flat_map(|s| s[..per].iter().zip(&s[per..2 * per]))
             .map(|(u, v)| f64::from(u * u + v * v).sqrt())
-            .fold(0.0, f64::max);
+            // Not f64::max, which drops NaN: a blow-up must show.
+            .fold(0.0, |a: f64, b| {
+                if a.is_nan() || b.is_nan() {
+                    f64::NAN
+                } else {
+                    a.max(b)
+                }
+            });
         Ok(umax * self.cfg.dt / self.cfg.dx())
     }
 

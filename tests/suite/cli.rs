@@ -270,6 +270,33 @@ mod simulate {
         }
     }
 
+    /// A run that blows up (dt far over the stability limit, though the
+    /// initial CFL number is below 1) stops with an error naming the time
+    /// instead of writing NaN snapshots.
+    #[test]
+    fn blow_up_stops_with_an_error() {
+        let out = tmp("blowup.safetensors");
+        let (ok, _, e) = diffclosure(&[
+            "simulate",
+            "--grid",
+            "32",
+            "--steps",
+            "3000",
+            "--dt",
+            "0.1",
+            "--snapshot-every",
+            "50",
+            "--coarse",
+            "16",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(!ok, "a blown-up run must fail");
+        assert!(e.contains("non-finite") || e.contains("CFL"), "{e}");
+        assert!(!out.exists(), "no output from a failed run");
+    }
+
     /// `bench ns` measures one small case, prints it and writes JSON with
     /// consistent positive rates; a bad grid or an existing JSON output is
     /// refused before any GPU work.

@@ -11,6 +11,7 @@ mod reference;
 mod cli;
 mod cli_train;
 mod fft;
+mod io;
 mod ns;
 mod plot;
 mod rng;

@@ -263,12 +263,23 @@ impl ScoreFno {
             .map(|&w| Ok((f32s(&[batch, w, n, n])?, f32s(&[batch, w, n, n])?)))
             .collect::<Result<_>>()?;
         let gmax = fc.max(k * c).max(2 * c);
-        let mut partial = 0;
-        for l in self.all_linears() {
-            partial = partial
-                .max(l.partial_len(batch, p))
-                .max(l.partial_len(1, bp));
-            partial = partial.max(l.partial_len(batch, ps));
+        // Weight-gradient scratch: each layer at the points it runs on.
+        let mut partial = self
+            .t_mlp
+            .iter()
+            .map(|l| l.partial_len(1, bp))
+            .max()
+            .unwrap_or(0);
+        for (k, pipe) in self.pipelines().into_iter().enumerate() {
+            let sparse = self.s.is_some() && k == self.cfg.pipelines() - 1;
+            let lift_points = if sparse { ps } else { p };
+            partial = partial.max(pipe.lift.partial_len(batch, lift_points));
+            for l in &pipe.pw {
+                partial = partial.max(l.partial_len(batch, p));
+            }
+        }
+        for l in &self.fusion {
+            partial = partial.max(l.partial_len(batch, p));
         }
         Ok(Workspace {
             batch,
@@ -299,16 +310,6 @@ impl ScoreFno {
             scratch: Scratch::new(gpu, batch, c, n, m)?,
             tw: Twiddles::new(gpu, n, n)?,
         })
-    }
-
-    fn all_linears(&self) -> Vec<Linear> {
-        let mut v: Vec<Linear> = self.t_mlp.to_vec();
-        for p in self.pipelines() {
-            v.push(p.lift);
-            v.extend(&p.pw);
-        }
-        v.extend(self.fusion);
-        v
     }
 
     /// Records the forward pass: from the workspace's inputs to `out`

@@ -283,3 +283,33 @@ fn checkpoints_round_trip_and_refuse_bad_files() {
     let e = checkpoint::load(&nan).unwrap_err().to_string();
     assert!(e.contains("non-finite"), "{e}");
 }
+
+/// The reference sizes (width 20, modes 8, 4 layers, embed 256, fc 128,
+/// 16×16 sensors) train at 64² batch 32: every scratch buffer fits the
+/// adapter's binding limit (the weight-gradient scratch once did not: it
+/// was sized for every layer at every point count), and the loss is
+/// finite.
+#[test]
+fn reference_sizes_train_at_batch_32() {
+    let g = gpu();
+    let cfg = ScoreConfig::default();
+    let (n, s, len) = (64, 16, 32);
+    let data = Samples {
+        grid: n,
+        sensors: s,
+        len,
+        omega: test_data(91, len * n * n),
+        target: test_data(92, len * n * n),
+        obs: test_data(93, len * s * s),
+        meta: HashMap::new(),
+    };
+    let params = diffclosure::score::init::init_params(&cfg, 2);
+    let tcfg = TrainConfig {
+        batch: 32,
+        ..TrainConfig::default()
+    };
+    let mut tr = Trainer::new(g, ScoreFno::new(&cfg).unwrap(), &params, &data, tcfg, None).unwrap();
+    tr.step().unwrap();
+    let loss = tr.loss().unwrap();
+    assert!(loss.is_finite() && loss > 0.0, "loss {loss}");
+}

@@ -11,6 +11,7 @@ use diffclosure::data::dataset::Samples;
 use diffclosure::gpu::{DType, Gpu, Tensor};
 use diffclosure::score::init::init_params;
 use diffclosure::score::model::ScoreFno;
+use diffclosure::score::spectral_conv::Method;
 use diffclosure::score::train::{TrainConfig, Trainer};
 use diffclosure::score::ScoreConfig;
 
@@ -39,7 +40,9 @@ fn bench(c: &mut Criterion) {
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(5));
     for batch in [1, 16] {
-        let ws = model.workspace(&gpu, batch, n, s).expect("workspace");
+        let ws = model
+            .workspace(&gpu, batch, n, s, Method::Dft)
+            .expect("workspace");
         ws.x.write(&gpu, &values(1, batch * n * n)).expect("x");
         ws.w.write(&gpu, &values(2, batch * n * n)).expect("w");
         ws.s.write(&gpu, &values(3, batch * s * s)).expect("s");

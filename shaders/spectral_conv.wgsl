@@ -348,3 +348,92 @@ fn mix_backward_weight(
     }
     mw_grads[at] = acc;
 }
+
+// ---- The FFT route (the other way to the same kept modes): r2c of the
+// fields, gather_modes, the same mixing, scatter_modes, c2r. Half spectra
+// are [F, H, W/2+1] (NumPy layout), compact modes [F, 2m, m].
+
+// gather_modes: compact[f, r, kx] = s(kx) half[f, row(r), kx].
+@group(0) @binding(1) var<storage, read> gm_half: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read> gm_unused: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read_write> gm_out: array<vec2<f32>>;
+
+@compute @workgroup_size(64)
+fn gather_modes(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let id = flat_id(gid, nwg);
+    let modes = 2u * prm.m * prm.m;
+    if id >= prm.batch * prm.chan * modes {
+        return;
+    }
+    let f = id / modes;
+    let r = (id % modes) / prm.m;
+    let kx = id % prm.m;
+    let half = prm.w / 2u + 1u;
+    let s = select(prm.scale_rest, prm.scale0, kx == 0u);
+    gm_out[id] = s * gm_half[(f * prm.h + ky_index(r)) * half + kx];
+}
+
+// scatter_modes: half[f, y, kx] = s(kx) compact[f, r(y), kx] on the kept
+// bins, 0 on every other bin (the whole half spectrum is written).
+@group(0) @binding(1) var<storage, read> sm_modes: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read> sm_unused: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read_write> sm_half: array<vec2<f32>>;
+
+@compute @workgroup_size(64)
+fn scatter_modes(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let id = flat_id(gid, nwg);
+    let half = prm.w / 2u + 1u;
+    let per = prm.h * half;
+    if id >= prm.batch * prm.chan * per {
+        return;
+    }
+    let f = id / per;
+    let y = (id % per) / half;
+    let kx = id % half;
+    var v = vec2<f32>(0.0);
+    // Kept rows: 0 .. m-1 (r = y) and h-m .. h-1 (r = y - h + 2m).
+    let low = y < prm.m;
+    let high = y >= prm.h - prm.m;
+    if kx < prm.m && (low || high) {
+        let r = select(y + 2u * prm.m - prm.h, y, low);
+        let s = select(prm.scale_rest, prm.scale0, kx == 0u);
+        v = s * sm_modes[(f * 2u * prm.m + r) * prm.m + kx];
+    }
+    sm_half[id] = v;
+}
+
+// copy_fields: between a [B, chan, H, W] channel slice (real_off/real_bs)
+// and contiguous fields [B chan, H, W]; cin = 0: slice -> fields, cin = 1:
+// fields -> slice (added to it when ACCUMULATE).
+@group(0) @binding(1) var<storage, read> cf_src: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> cf_unused: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> cf_dst: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn copy_fields(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let id = flat_id(gid, nwg);
+    let per = prm.chan * prm.h * prm.w / 4u;
+    if id >= prm.batch * per {
+        return;
+    }
+    let b = id / per;
+    let slice = prm.real_off / 4u + b * (prm.real_bs / 4u) + id % per;
+    if prm.cin == 0u {
+        cf_dst[id] = cf_src[slice];
+    } else {
+        var v = cf_src[id];
+        if ACCUMULATE {
+            v += cf_dst[slice];
+        }
+        cf_dst[slice] = v;
+    }
+}

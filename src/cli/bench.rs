@@ -15,6 +15,7 @@ use crate::gpu::Gpu;
 use crate::ns::{NsSolver, Preset, TimeScheme};
 use crate::score::init::init_params;
 use crate::score::model::ScoreFno;
+use crate::score::spectral_conv::Method;
 use crate::score::train::{TrainConfig, Trainer};
 use crate::score::ScoreConfig;
 
@@ -61,6 +62,10 @@ pub struct ModelBenchArgs {
     /// Repeats per case; the median is reported.
     #[arg(long, default_value_t = 3)]
     repeats: usize,
+    /// Spectral convolutions: dft, fft, or auto (the faster per case,
+    /// timed first; both timings are printed).
+    #[arg(long, default_value = "auto")]
+    spectral: String,
     /// Also time every dispatch once (timestamp queries) and print where
     /// the time goes, per kernel family.
     #[arg(long)]
@@ -240,6 +245,7 @@ struct ModelResult {
     grid: usize,
     batch: usize,
     micro_batch: usize,
+    spectral: String,
     calls_per_repeat: usize,
     ms_per_call: f64,
     ms_per_sample: f64,
@@ -304,6 +310,10 @@ fn run_model(gpu_args: &GpuArgs, a: &ModelBenchArgs) -> Result<()> {
     for c in &cases {
         cfg.check_grid(c.n)?;
     }
+    let fixed: Option<Method> = match a.spectral.trim() {
+        "auto" => None,
+        m => Some(m.parse()?),
+    };
     if let Some(p) = &a.json {
         io::refuse_existing(p)?;
         io::check_writable(p)?;
@@ -324,21 +334,33 @@ fn run_model(gpu_args: &GpuArgs, a: &ModelBenchArgs) -> Result<()> {
         model.params().iter().map(|p| p.len()).sum::<usize>()
     );
     println!(
-        "{:>8} {:>6} {:>6} {:>10} {:>12} {:>10}",
-        "case", "grid", "batch", "ms/call", "ms/sample", "samples/s"
+        "{:>8} {:>6} {:>6} {:>8} {:>10} {:>12} {:>10}",
+        "case", "grid", "batch", "spectral", "ms/call", "ms/sample", "samples/s"
     );
     let mut results = Vec::new();
     for c in cases {
-        let r = measure_model(&gpu, &model, &params, c, a)?;
-        println!(
-            "{:>8} {:>6} {:>6} {:>10.2} {:>12.3} {:>10.1}",
-            r.case,
-            format!("{}²", r.grid),
-            r.batch,
-            r.ms_per_call,
-            r.ms_per_sample,
-            r.samples_per_s
-        );
+        let methods = match fixed {
+            Some(m) => vec![m],
+            None => vec![Method::Dft, Method::Fft],
+        };
+        let mut best: Option<ModelResult> = None;
+        for m in methods {
+            let r = measure_model(&gpu, &model, &params, c, a, m)?;
+            println!(
+                "{:>8} {:>6} {:>6} {:>8} {:>10.2} {:>12.3} {:>10.1}",
+                r.case,
+                format!("{}²", r.grid),
+                r.batch,
+                r.spectral,
+                r.ms_per_call,
+                r.ms_per_sample,
+                r.samples_per_s
+            );
+            if best.as_ref().is_none_or(|b| r.ms_per_call < b.ms_per_call) {
+                best = Some(r);
+            }
+        }
+        let Some(r) = best else { continue };
         for (family, share) in &r.profile {
             println!("{:>30} {:>5.1} %", family, 100.0 * share);
         }
@@ -360,6 +382,7 @@ fn measure_model(
     params: &[f32],
     c: ModelCase,
     a: &ModelBenchArgs,
+    method: Method,
 ) -> Result<ModelResult> {
     let n = c.n;
     let mut call: Box<dyn FnMut() -> Result<()>>;
@@ -377,13 +400,14 @@ fn measure_model(
         };
         let tcfg = TrainConfig {
             batch: c.batch,
+            spectral: Some(method),
             ..TrainConfig::default()
         };
         let mut trainer = Trainer::new(gpu, model.clone(), params, &data, tcfg, None)?;
         micro = trainer.micro_batch();
         call = Box::new(move || Ok(trainer.step()?));
     } else {
-        let ws = model.workspace(gpu, c.batch, n, a.sensors)?;
+        let ws = model.workspace(gpu, c.batch, n, a.sensors, method)?;
         ws.x.write(gpu, &synthetic(4, c.batch * n * n))?;
         ws.w.write(gpu, &synthetic(5, c.batch * n * n))?;
         ws.s.write(gpu, &synthetic(6, c.batch * a.sensors * a.sensors))?;
@@ -441,6 +465,7 @@ fn measure_model(
         grid: n,
         batch: c.batch,
         micro_batch: micro,
+        spectral: method.to_string(),
         calls_per_repeat: calls,
         ms_per_call: 1e3 * t,
         ms_per_sample: 1e3 * t / c.batch as f64,

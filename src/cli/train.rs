@@ -17,6 +17,7 @@ use crate::gpu::Gpu;
 use crate::score::checkpoint::{self, Checkpoint};
 use crate::score::init::init_params;
 use crate::score::model::ScoreFno;
+use crate::score::spectral_conv::Method;
 use crate::score::train::{TrainConfig, TrainState, Trainer};
 use crate::score::ScoreConfig;
 
@@ -89,6 +90,13 @@ pub struct TrainArgs {
     /// [default: 0].
     #[arg(long)]
     seed: Option<u64>,
+    /// Spectral convolutions by truncated DFTs (dft), by FFTs (fft), or
+    /// whichever is faster on this adapter for this shape (auto, timed at
+    /// the start; two runs may then differ at f32 rounding, so the default
+    /// is fixed) [default: dft]. A resumed run keeps the one it was
+    /// started with.
+    #[arg(long)]
+    spectral: Option<String>,
     /// Epochs between checkpoints.
     #[arg(long, default_value_t = 1)]
     checkpoint_every: u64,
@@ -150,6 +158,22 @@ fn score_config(a: &TrainArgs) -> Result<ScoreConfig> {
 /// The training hyper-parameters: the flags over `base` (the defaults, or
 /// a resumed checkpoint's values, which flags may not contradict).
 fn train_config(a: &TrainArgs, base: &TrainConfig, resuming: bool) -> Result<TrainConfig> {
+    let spectral = match a.spectral.as_deref().map(str::trim) {
+        None if resuming => base.spectral,
+        None => Some(Method::Dft),
+        Some("auto") if resuming => base.spectral,
+        Some("auto") => None,
+        Some(m) => {
+            let m: Method = m.parse()?;
+            if resuming && base.spectral.is_some_and(|b| b != m) {
+                bail!(
+                    "--spectral {m} differs from the checkpoint's {}: a resumed run keeps its method",
+                    base.spectral.map_or("?".to_string(), |b| b.to_string())
+                );
+            }
+            Some(m)
+        }
+    };
     fn pick<T: PartialEq + std::fmt::Display + Copy>(
         flag: Option<T>,
         base: T,
@@ -173,12 +197,15 @@ fn train_config(a: &TrainArgs, base: &TrainConfig, resuming: bool) -> Result<Tra
         t_min: pick(a.t_min, base.t_min, "t-min", resuming)?,
         t_max: pick(a.t_max, base.t_max, "t-max", resuming)?,
         seed: pick(a.seed, base.seed, "seed", resuming)?,
+        spectral,
     })
 }
 
 /// The checkpoint metadata of a run.
+#[allow(clippy::too_many_arguments)]
 fn metadata(
     t: &TrainConfig,
+    method: Method,
     state: TrainState,
     adam_step: u64,
     data: &Samples,
@@ -196,6 +223,7 @@ fn metadata(
     put("train.t_min", t.t_min.to_string());
     put("train.t_max", t.t_max.to_string());
     put("train.seed", t.seed.to_string());
+    put("train.spectral", method.to_string());
     put("train.step", state.step.to_string());
     put("train.epoch", state.epoch.to_string());
     put("train.batch_in_epoch", state.batch_in_epoch.to_string());
@@ -224,6 +252,7 @@ fn resumed(path: &Path, ck: &Checkpoint) -> Result<(TrainConfig, TrainState, u64
         t_min: ck.get(path, "train.t_min")?,
         t_max: ck.get(path, "train.t_max")?,
         seed: ck.get(path, "train.seed")?,
+        spectral: Some(ck.get(path, "train.spectral")?),
     };
     let state = TrainState {
         step: ck.get(path, "train.step")?,
@@ -376,6 +405,7 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
         }
         let meta = metadata(
             &tcfg,
+            trainer.method(),
             trainer.state(),
             trainer.adam_step(),
             &data,
@@ -418,11 +448,12 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
     bar.finish_and_clear();
     let s = trainer.state();
     println!(
-        "trained to epoch {} (step {}, {} samples per step in micro-batches of {}): loss {:.4e} (first read {:.4e}); wrote {} on {}",
+        "trained to epoch {} (step {}, {} samples per step in micro-batches of {}, spectral convolutions by {}): loss {:.4e} (first read {:.4e}); wrote {} on {}",
         s.epoch,
         s.step,
         tcfg.batch,
         trainer.micro_batch(),
+        trainer.method(),
         loss,
         first_loss.unwrap_or(f64::NAN),
         a.out.display(),

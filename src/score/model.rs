@@ -11,7 +11,7 @@ use crate::score::linear::{
     record_activation_backward, record_activation_forward, record_channel_sums, Act, Activation,
     Broadcast, Epilogue, Linear,
 };
-use crate::score::spectral_conv::{Scratch, SpectralConv, Twiddles};
+use crate::score::spectral_conv::{Method, Scratch, SpectralConv, Twiddles};
 
 /// One pipeline: lifting and `L` Fourier layers.
 #[derive(Clone, Debug)]
@@ -196,7 +196,8 @@ impl ScoreFno {
     }
 
     /// Allocates a workspace for `batch` samples on an `n × n` grid with
-    /// `sensors × sensors` observations.
+    /// `sensors × sensors` observations, its spectral convolutions computed
+    /// by `method`.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a grid the modes do not fit or an
@@ -207,6 +208,7 @@ impl ScoreFno {
         batch: usize,
         n: usize,
         sensors: usize,
+        method: Method,
     ) -> Result<Workspace> {
         self.cfg.check_grid(n)?;
         if batch == 0 || sensors == 0 {
@@ -307,7 +309,7 @@ impl ScoreFno {
             g: [f32s(&[batch, gmax, n, n])?, f32s(&[batch, gmax, n, n])?],
             sg: [field()?, field()?],
             partial: f32s(&[partial.max(1)])?,
-            scratch: Scratch::new(gpu, batch, c, n, m)?,
+            scratch: Scratch::new(gpu, batch, c, (n, n), m, method)?,
             tw: Twiddles::new(gpu, n, n)?,
         })
     }
@@ -763,7 +765,61 @@ impl ScoreFno {
     }
 }
 
+impl ScoreFno {
+    /// The faster [`Method`] for the spectral convolutions of this network
+    /// at `batch` samples on an `n × n` grid on this adapter: one layer's
+    /// forward and backward timed both ways (best of 3, wall clock to the
+    /// GPU's completion).
+    ///
+    /// # Errors
+    /// As [`ScoreFno::workspace`].
+    pub fn fastest_method(&self, gpu: &Gpu, batch: usize, n: usize) -> Result<Method> {
+        self.cfg.check_grid(n)?;
+        let (c, m) = (self.cfg.width, self.cfg.modes);
+        let layer = self.x.spec[0];
+        let params = Tensor::zeros(gpu, &[self.cfg.flat_len()], DType::F32)?;
+        let grads = Tensor::zeros(gpu, &[self.cfg.flat_len()], DType::F32)?;
+        let x = Tensor::zeros(gpu, &[batch, c, n, n], DType::F32)?;
+        let y = Tensor::zeros(gpu, &[batch, c, n, n], DType::F32)?;
+        let spectrum = Tensor::zeros(gpu, &layer.spectrum_shape(batch), DType::C32)?;
+        let tw = Twiddles::new(gpu, n, n)?;
+        let mut best = (f64::INFINITY, Method::Dft);
+        for method in [Method::Dft, Method::Fft] {
+            let scratch = Scratch::new(gpu, batch, c, (n, n), m, method)?;
+            let mut time = f64::INFINITY;
+            for _ in 0..4 {
+                let t = std::time::Instant::now();
+                let mut enc = gpu.encoder("spectral method");
+                {
+                    let mut pass = enc.begin_compute_pass(&Default::default());
+                    let (xa, ya) = (Act::all(&x), Act::all(&y));
+                    layer.record_forward(
+                        gpu, &mut pass, &params, &tw, xa, &spectrum, ya, &scratch,
+                    )?;
+                    layer.record_backward(
+                        gpu, &mut pass, &params, &tw, ya, &spectrum, xa, &grads, false, false,
+                        &scratch,
+                    )?;
+                }
+                gpu.submit(enc);
+                gpu.wait()?;
+                // The minimum drops the first round, which builds pipelines.
+                time = time.min(t.elapsed().as_secs_f64());
+            }
+            if time < best.0 {
+                best = (time, method);
+            }
+        }
+        Ok(best.1)
+    }
+}
+
 impl Workspace {
+    /// How the spectral convolutions are computed.
+    pub fn method(&self) -> Method {
+        self.scratch.method()
+    }
+
     /// The gradient tensors of the lifting inputs `[B, 3, P]` of the
     /// pipelines in concat order (x, ω, s; channel 0 is the field's
     /// gradient; the sparse one has `S²` points padded to a multiple of 4).

@@ -2,7 +2,11 @@
 //! backward (`shaders/spectral_conv.wgsl`; the maths is in that file's
 //! header and in [`crate::score`]).
 
+use std::fmt;
+use std::str::FromStr;
+
 use crate::error::{Error, Result};
+use crate::fft::{Fft2d, Transform};
 use crate::gpu::{DType, Gpu, KernelSpec, Shader, Slot, Tensor};
 use crate::score::config::ParamSpec;
 use crate::score::linear::Act;
@@ -41,6 +45,52 @@ const ROW_IDFT: KernelSpec = spec("row_idft");
 const MIX_FORWARD: KernelSpec = spec("mix_forward");
 const MIX_BACKWARD_INPUT: KernelSpec = spec("mix_backward_input");
 const MIX_BACKWARD_WEIGHT: KernelSpec = spec("mix_backward_weight");
+const GATHER_MODES: KernelSpec = spec("gather_modes");
+const SCATTER_MODES: KernelSpec = spec("scatter_modes");
+const COPY_FIELDS: KernelSpec = spec("copy_fields");
+
+/// How the kept modes are computed: both give the same numbers (to f32
+/// rounding); which is faster depends on the adapter and the shape.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Method {
+    /// Truncated DFTs: only the kept modes, forward and inverse (row and
+    /// column DFT kernels).
+    #[default]
+    Dft,
+    /// Full r2c / c2r FFTs of every field and a gather / scatter of the
+    /// kept modes (needs `cin = cout`; other layers use the DFTs).
+    Fft,
+}
+
+impl FromStr for Method {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "dft" => Ok(Self::Dft),
+            "fft" => Ok(Self::Fft),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown spectral method '{other}': expected dft or fft"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Dft => "dft",
+            Self::Fft => "fft",
+        })
+    }
+}
+
+/// The FFT route's buffers: a plan for `B·C` fields, their half spectra
+/// and a contiguous copy of the fields (for channel slices).
+struct FftParts {
+    plan: Fft2d,
+    half: Tensor,
+    fields: Tensor,
+}
 
 /// Twiddle tables `(cos, sin)(2π j / N)`, `j < N`, for the two axes of an
 /// `h × w` grid (computed in f64, stored f32).
@@ -85,11 +135,13 @@ impl Twiddles {
 }
 
 /// Scratch spectra of one spectral convolution shape (reusable by every
-/// layer with at most `channels` channels on the same grid and batch).
+/// layer with at most `channels` channels on the same grid and batch),
+/// and the [`Method`] those layers use.
 pub struct Scratch {
     rows: Tensor,
     modes: Tensor,
     modes2: Tensor,
+    fft: Option<FftParts>,
     batch: usize,
     channels: usize,
     h: usize,
@@ -97,22 +149,47 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// Scratch for `batch` samples of up to `channels` channels, `h` rows
-    /// and `m` modes.
+    /// Scratch for `batch` samples of up to `channels` channels on an
+    /// `h × w` grid with `m` modes, computing them by `method`.
     ///
     /// # Errors
-    /// As [`Tensor::zeros`].
-    pub fn new(gpu: &Gpu, batch: usize, channels: usize, h: usize, m: usize) -> Result<Self> {
+    /// As [`Tensor::zeros`] and [`Fft2d::new`].
+    pub fn new(
+        gpu: &Gpu,
+        batch: usize,
+        channels: usize,
+        (h, w): (usize, usize),
+        m: usize,
+        method: Method,
+    ) -> Result<Self> {
         let bc = batch * channels;
+        let fft = match method {
+            Method::Dft => None,
+            Method::Fft => Some(FftParts {
+                plan: Fft2d::new(gpu, bc, h, w)?,
+                half: Tensor::zeros(gpu, &[bc, h, w / 2 + 1], DType::C32)?,
+                fields: Tensor::zeros(gpu, &[bc, h, w], DType::F32)?,
+            }),
+        };
         Ok(Self {
             rows: Tensor::zeros(gpu, &[bc, h, m], DType::C32)?,
             modes: Tensor::zeros(gpu, &[bc, 2 * m, m], DType::C32)?,
             modes2: Tensor::zeros(gpu, &[bc, 2 * m, m], DType::C32)?,
+            fft,
             batch,
             channels,
             h,
             m,
         })
+    }
+
+    /// The method in use.
+    pub fn method(&self) -> Method {
+        if self.fft.is_some() {
+            Method::Fft
+        } else {
+            Method::Dft
+        }
     }
 }
 
@@ -221,6 +298,43 @@ impl SpectralConv {
         self.check_spectrum(spectrum, p.batch as usize)?;
         let hw = f64::from(p.h * p.w) as f32;
         let s = &scratch;
+        if let Some(f) = self.fft_parts(s) {
+            // r2c, the kept modes, mixing, back into a zeroed half
+            // spectrum, c2r.
+            let fields = to_fields(gpu, pass, p, &x, f)?;
+            f.plan.record(pass, Transform::R2c, fields, &f.half)?;
+            modes(
+                gpu,
+                pass,
+                &GATHER_MODES,
+                p,
+                self.cin,
+                (1.0, 1.0),
+                &f.half,
+                spectrum,
+            )?;
+            mix(
+                gpu,
+                pass,
+                &MIX_FORWARD,
+                p,
+                spectrum,
+                params,
+                &s.modes,
+                false,
+            )?;
+            modes(
+                gpu,
+                pass,
+                &SCATTER_MODES,
+                p,
+                self.cout,
+                (1.0, 1.0),
+                &s.modes,
+                &f.half,
+            )?;
+            return from_fields(gpu, pass, p, f, &out, false);
+        }
         row(gpu, pass, &ROW_DFT, p, &x, 1.0, 1.0, &tw.tw, &s.rows, false)?;
         col(
             gpu, pass, &COL_DFT, p, self.cin, -1.0, &s.rows, &tw.th, spectrum,
@@ -331,6 +445,14 @@ impl SpectralConv {
         )
     }
 
+    /// The FFT route's buffers when the scratch uses it and this layer can
+    /// (square channel count: one plan serves input and output).
+    fn fft_parts<'s>(&self, s: &'s Scratch) -> Option<&'s FftParts> {
+        s.fft
+            .as_ref()
+            .filter(|_| self.cin == self.cout && self.cin == s.channels)
+    }
+
     fn check_spectrum(&self, spectrum: &Tensor, batch: usize) -> Result<()> {
         if spectrum.shape != self.spectrum_shape(batch) || spectrum.dtype != DType::C32 {
             return Err(Error::Shape(format!(
@@ -388,6 +510,97 @@ fn row(
         [input, table, output],
         work,
     )
+}
+
+/// The fields of `a` as one contiguous `[B·C, H, W]` tensor: `a` itself
+/// when it is a whole tensor, else a copy in `f.fields`.
+fn to_fields<'t>(
+    gpu: &Gpu,
+    pass: &mut wgpu::ComputePass<'_>,
+    p: Params,
+    a: &Act<'t>,
+    f: &'t FftParts,
+) -> Result<&'t Tensor> {
+    if a.c0 == 0 && a.channels == a.tensor.shape[1] {
+        return Ok(a.tensor);
+    }
+    copy(gpu, pass, p, a, f, 0, false)?;
+    Ok(&f.fields)
+}
+
+/// c2r of `f.half` into the slice `out` (added to it when `accumulate`).
+fn from_fields(
+    gpu: &Gpu,
+    pass: &mut wgpu::ComputePass<'_>,
+    p: Params,
+    f: &FftParts,
+    out: &Act<'_>,
+    accumulate: bool,
+) -> Result<()> {
+    if !accumulate && out.c0 == 0 && out.channels == out.tensor.shape[1] {
+        return f.plan.record(pass, Transform::C2r, &f.half, out.tensor);
+    }
+    f.plan.record(pass, Transform::C2r, &f.half, &f.fields)?;
+    copy(gpu, pass, p, out, f, 1, accumulate)
+}
+
+/// Copies between the slice `a` and `f.fields` (`dir` 0: slice → fields,
+/// 1: fields → slice).
+fn copy(
+    gpu: &Gpu,
+    pass: &mut wgpu::ComputePass<'_>,
+    mut p: Params,
+    a: &Act<'_>,
+    f: &FftParts,
+    dir: u32,
+    accumulate: bool,
+) -> Result<()> {
+    let s = &a.tensor.shape;
+    let per = s[2] * s[3];
+    p.real_off = (a.c0 * per) as u32;
+    p.real_bs = (s[1] * per) as u32;
+    p.chan = a.channels as u32;
+    p.cin = dir;
+    let work = p.batch as usize * a.channels * per / 4;
+    let (src, dst) = if dir == 0 {
+        (a.tensor, &f.fields)
+    } else {
+        (&f.fields, a.tensor)
+    };
+    run(
+        gpu,
+        pass,
+        &COPY_FIELDS,
+        &p,
+        accumulate,
+        [src, src, dst],
+        work,
+    )
+}
+
+/// gather_modes / scatter_modes of `chan`-channel fields with the column
+/// factors `(s(0), s(kx > 0))`.
+#[allow(clippy::too_many_arguments)]
+fn modes(
+    gpu: &Gpu,
+    pass: &mut wgpu::ComputePass<'_>,
+    spec: &KernelSpec,
+    mut p: Params,
+    chan: usize,
+    (scale0, scale_rest): (f32, f32),
+    input: &Tensor,
+    output: &Tensor,
+) -> Result<()> {
+    p.chan = chan as u32;
+    p.scale0 = scale0;
+    p.scale_rest = scale_rest;
+    let (b, m, h, w) = (p.batch as usize, p.m as usize, p.h as usize, p.w as usize);
+    let work = if spec.entry == "gather_modes" {
+        b * chan * 2 * m * m
+    } else {
+        b * chan * h * (w / 2 + 1)
+    };
+    run(gpu, pass, spec, &p, false, [input, input, output], work)
 }
 
 /// A column transform of `chan`-channel fields from `input` to `output`.

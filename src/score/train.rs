@@ -14,6 +14,7 @@ use crate::rng::{Distribution, Rng};
 use crate::score::adam::Adam;
 use crate::score::glue::{self, GlueParams, DSM_GRAD, DSM_INPUTS, GATHER_ROWS};
 use crate::score::model::{ScoreFno, Workspace};
+use crate::score::spectral_conv::Method;
 
 /// Training hyper-parameters (defaults: the reference code's, science.md
 /// §6, except the batch).
@@ -37,6 +38,10 @@ pub struct TrainConfig {
     pub t_max: f64,
     /// Seed of the batch order and of the GPU random stream.
     pub seed: u64,
+    /// How the spectral convolutions are computed (`None`: the faster on
+    /// this adapter, [`ScoreFno::fastest_method`]). A resumed run must use
+    /// the same, for bit-exact continuation.
+    pub spectral: Option<Method>,
 }
 
 impl Default for TrainConfig {
@@ -50,6 +55,7 @@ impl Default for TrainConfig {
             t_min: 1e-5,
             t_max: 1.0,
             seed: 0,
+            spectral: None,
         }
     }
 }
@@ -158,7 +164,11 @@ impl Trainer {
             Some(mb) => mb,
             None => auto_micro_batch(gpu, cfg.batch, channels, n),
         };
-        let ws = model.workspace(gpu, mb, n, data.sensors)?;
+        let method = match cfg.spectral {
+            Some(m) => m,
+            None => model.fastest_method(gpu, mb, n)?,
+        };
+        let ws = model.workspace(gpu, mb, n, data.sensors, method)?;
         let f32s = |shape: &[usize], v: &[f32]| Tensor::from_f32(gpu, shape, DType::F32, v);
         let p = n * n;
         let chunks = p / p.min(256);
@@ -209,6 +219,11 @@ impl Trainer {
     /// Samples per forward/backward.
     pub fn micro_batch(&self) -> usize {
         self.ws.batch
+    }
+
+    /// How the spectral convolutions are computed.
+    pub fn method(&self) -> Method {
+        self.ws.method()
     }
 
     /// The learning rate of the current epoch (step decay).

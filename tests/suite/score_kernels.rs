@@ -13,7 +13,7 @@ use diffclosure::gpu::{DType, Tensor};
 use diffclosure::score::linear::{
     record_activation_backward, Act, Activation, Broadcast, Epilogue, Linear,
 };
-use diffclosure::score::spectral_conv::{Scratch, SpectralConv, Twiddles};
+use diffclosure::score::spectral_conv::{Method, Scratch, SpectralConv, Twiddles};
 
 use crate::reference::score as cpu;
 use crate::{gpu, test_data};
@@ -330,7 +330,17 @@ fn spectral_params(cin: usize, cout: usize, m: usize, seed: u64) -> (SpectralCon
 #[test]
 fn spectral_conv_matches_reference() {
     let g = gpu();
-    for (h, w, m, cin, cout) in [(32, 32, 8, 3, 4), (16, 8, 3, 2, 3)] {
+    // The FFT route needs cin = cout (else the DFTs run): (32², 3 → 3).
+    let shapes = [
+        (32, 32, 8, 3, 4),
+        (16, 8, 3, 2, 3),
+        (32, 32, 8, 3, 3),
+        (16, 8, 3, 2, 2),
+    ];
+    for ((h, w, m, cin, cout), method) in shapes
+        .into_iter()
+        .flat_map(|s| [(s, Method::Dft), (s, Method::Fft)])
+    {
         let b = 2;
         let p = h * w;
         let (layer, flat) = spectral_params(cin, cout, m, 11);
@@ -347,7 +357,7 @@ fn spectral_conv_matches_reference() {
         let grads = Tensor::from_f32(g, &[flat.len()], DType::F32, &grads0).unwrap();
         let spectrum = Tensor::zeros(g, &layer.spectrum_shape(b), DType::C32).unwrap();
         let tw = Twiddles::new(g, h, w).unwrap();
-        let scratch = Scratch::new(g, b, cin.max(cout), h, m).unwrap();
+        let scratch = Scratch::new(g, b, cin.max(cout), (h, w), m, method).unwrap();
         let (xs, os) = (Act::slice(&x, 1, cin), Act::slice(&out, 1, cout));
         let mut enc = g.encoder("spectral conv");
         {
@@ -402,7 +412,7 @@ fn spectral_conv_matches_reference() {
         let r =
             cpu::spectral_conv_backward(&sp, &x_in, grid, &slice(&dout_data, b, ot, p, 1, cout));
         let got = g.read(&[&out, &x, &dx, &grads]).unwrap();
-        let tag = format!("{h}x{w}, {m} modes");
+        let tag = format!("{h}x{w}, {m} modes, {cin}->{cout}, {method}");
         let e = rel_err(&slice(&got[0], b, ot, p, 1, cout), &want);
         assert!(e < 3e-6, "{tag}: forward {e:.2e}");
         // The first backward overwrote x's slice with dx (not accumulated),
@@ -494,7 +504,10 @@ fn score_network_matches_reference() {
             64,
         ),
     ];
-    for (cfg, n) in cases {
+    for ((cfg, n), method) in cases
+        .into_iter()
+        .flat_map(|c| [(c.clone(), Method::Dft), (c, Method::Fft)])
+    {
         let (b, s) = (2, 5);
         let model = ScoreFno::new(&cfg).unwrap();
         let params64 = cpu::init_params(&cfg, 21);
@@ -523,7 +536,7 @@ fn score_network_matches_reference() {
             .collect();
         let want = cpu::backward(&cfg, &params64, &inp, &fwd, &d_score);
 
-        let ws = model.workspace(g, b, n, s).unwrap();
+        let ws = model.workspace(g, b, n, s, Method::Dft).unwrap();
         for (tensor, data) in [
             (&ws.x, &x),
             (&ws.w, &w),
@@ -544,7 +557,10 @@ fn score_network_matches_reference() {
                 .unwrap();
         }
         g.submit(enc);
-        let tag = format!("{n}², vorticity {}, sparse {}", cfg.vorticity, cfg.sparse);
+        let tag = format!(
+            "{n}², vorticity {}, sparse {}, {method}",
+            cfg.vorticity, cfg.sparse
+        );
         let out = f64s(&g.read_one(&ws.out).unwrap());
         let e = rel_err(&out, &fwd.out);
         assert!(e < 5e-6, "{tag}: out {e:.2e}");
@@ -674,7 +690,7 @@ fn weights_are_resolution_invariant() {
         let spectrum = Tensor::zeros(g, &layer.spectrum_shape(b), DType::C32).unwrap();
         let (tw, scratch) = (
             Twiddles::new(g, n, n).unwrap(),
-            Scratch::new(g, b, cin.max(cout), n, m).unwrap(),
+            Scratch::new(g, b, cin.max(cout), (n, n), m, Method::Dft).unwrap(),
         );
         let mut enc = g.encoder("invariance");
         {
@@ -722,7 +738,7 @@ fn weights_are_resolution_invariant() {
     let p = diffclosure::score::init::init_params(&cfg, 1);
     let pt = Tensor::from_f32(g, &[p.len()], DType::F32, &p).unwrap();
     for n in [64, 128, 256] {
-        let ws = model.workspace(g, 1, n, 5).unwrap();
+        let ws = model.workspace(g, 1, n, 5, Method::Dft).unwrap();
         ws.x.write(g, &test_data(83, n * n)).unwrap();
         ws.w.write(g, &test_data(84, n * n)).unwrap();
         ws.s.write(g, &test_data(85, 25)).unwrap();
@@ -739,7 +755,10 @@ fn weights_are_resolution_invariant() {
             "{n}²"
         );
     }
-    assert!(model.workspace(g, 1, 8, 5).is_err(), "8 modes need n >= 16");
+    assert!(
+        model.workspace(g, 1, 8, 5, Method::Dft).is_err(),
+        "8 modes need n >= 16"
+    );
 }
 
 /// The network against the PyTorch baseline itself (not only our f64
@@ -773,7 +792,7 @@ fn matches_pytorch_baseline() {
         input("s").shape[1],
     );
     let g = gpu();
-    let ws = model.workspace(g, b, n, s).unwrap();
+    let ws = model.workspace(g, b, n, s, Method::Dft).unwrap();
     for (t, k) in [(&ws.x, "x"), (&ws.w, "w"), (&ws.s, "s"), (&ws.t, "t")] {
         t.write(g, &input(k).data).unwrap();
     }

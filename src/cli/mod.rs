@@ -73,7 +73,7 @@ enum Command {
     #[command(allow_negative_numbers = true)]
     Train(train::TrainArgs),
     /// Measure throughput on the selected adapter (`bench ns`: solver
-    /// steps/s).
+    /// steps/s; `bench model`: score-network forward and training step).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
 }

@@ -34,27 +34,28 @@ pub struct TrainArgs {
     /// Continue the run saved in --out (weights, Adam, RNG, epoch).
     #[arg(long)]
     resume: bool,
-    /// Train until this many epochs are done (in total, when resuming).
-    #[arg(long, default_value_t = 10)]
-    epochs: u64,
+    /// Train until this many epochs are done (in total, when resuming)
+    /// [default: 10; on --resume, the interrupted run's].
+    #[arg(long)]
+    epochs: Option<u64>,
     /// Network configuration as JSON ({"width": 20, "modes": 8, "layers":
     /// 4, "embed_dim": 256, "fc_hidden": 128, "vorticity": true, "sparse":
     /// true}; missing keys keep these defaults); the flags below override.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Channels of the Fourier layers.
+    /// Channels of the Fourier layers [default: 20].
     #[arg(long)]
     width: Option<usize>,
-    /// Kept Fourier modes per axis.
+    /// Kept Fourier modes per axis [default: 8].
     #[arg(long)]
     modes: Option<usize>,
-    /// Fourier layers per pipeline.
+    /// Fourier layers per pipeline [default: 4].
     #[arg(long)]
     layers: Option<usize>,
-    /// Gaussian Fourier time-feature dimension.
+    /// Gaussian Fourier time-feature dimension [default: 256].
     #[arg(long)]
     embed_dim: Option<usize>,
-    /// Hidden size of the last pointwise MLP.
+    /// Hidden size of the last pointwise MLP [default: 128].
     #[arg(long)]
     fc_hidden: Option<usize>,
     /// Ablation: no vorticity pipeline.
@@ -103,8 +104,9 @@ pub struct TrainArgs {
     /// Steps between loss read-backs (progress and the NaN guard).
     #[arg(long, default_value_t = 10)]
     log_every: u64,
-    /// Append `step,epoch,loss` lines to this CSV file at every loss
-    /// read-back (a resumed run continues it).
+    /// Write `step,epoch,loss` lines to this new CSV file at every loss
+    /// read-back; a resumed run continues it (dropping the lines logged
+    /// after the checkpoint it resumes from).
     #[arg(long)]
     loss_log: Option<PathBuf>,
     /// No progress bar.
@@ -112,9 +114,10 @@ pub struct TrainArgs {
     quiet: bool,
 }
 
-/// The network configuration from --config and the flags.
-fn score_config(a: &TrainArgs) -> Result<ScoreConfig> {
-    let mut c = ScoreConfig::default();
+/// The network configuration from --config and the flags over `base`
+/// (the defaults, or a resumed checkpoint's).
+fn score_config(a: &TrainArgs, base: &ScoreConfig) -> Result<ScoreConfig> {
+    let mut c = base.clone();
     if let Some(p) = &a.config {
         let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
         let v: serde_json::Value =
@@ -190,7 +193,13 @@ fn train_config(a: &TrainArgs, base: &TrainConfig, resuming: bool) -> Result<Tra
     }
     Ok(TrainConfig {
         batch: pick(a.batch, base.batch, "batch", resuming)?,
-        micro_batch: a.micro_batch,
+        micro_batch: match (a.micro_batch, base.micro_batch) {
+            (Some(v), Some(b)) if resuming && v != b => {
+                bail!("--micro-batch {v} differs from the checkpoint's {b}: a resumed run keeps it (the sums would change)")
+            }
+            (Some(v), _) => Some(v),
+            (None, b) => b,
+        },
         lr: pick(a.lr, base.lr, "lr", resuming)?,
         lr_step: pick(a.lr_step, base.lr_step, "lr-step", resuming)?,
         lr_gamma: pick(a.lr_gamma, base.lr_gamma, "lr-gamma", resuming)?,
@@ -205,7 +214,7 @@ fn train_config(a: &TrainArgs, base: &TrainConfig, resuming: bool) -> Result<Tra
 #[allow(clippy::too_many_arguments)]
 fn metadata(
     t: &TrainConfig,
-    method: Method,
+    (method, micro_batch, epochs): (Method, usize, u64),
     state: TrainState,
     adam_step: u64,
     data: &Samples,
@@ -217,6 +226,9 @@ fn metadata(
         m.insert(k.to_string(), v);
     };
     put("train.batch", t.batch.to_string());
+    put("train.micro_batch", micro_batch.to_string());
+    put("train.epochs", epochs.to_string());
+    put("train.samples", data.len.to_string());
     put("train.lr", t.lr.to_string());
     put("train.lr_step", t.lr_step.to_string());
     put("train.lr_gamma", t.lr_gamma.to_string());
@@ -241,11 +253,34 @@ fn metadata(
     m
 }
 
+/// Opens the loss log for appending: a new file with its header, or on
+/// resume the old one without the lines after step `resumed_at` (logged by
+/// the interrupted run after its last checkpoint; they are logged again).
+fn open_loss_log(path: &Path, resumed_at: u64) -> Result<std::fs::File> {
+    use std::io::Write;
+    let mut kept = String::from("step,epoch,loss\n");
+    if let Ok(old) = std::fs::read_to_string(path) {
+        for line in old.lines().skip(1) {
+            match line.split(',').next().and_then(|s| s.parse::<u64>().ok()) {
+                Some(step) if step <= resumed_at => {
+                    kept.push_str(line);
+                    kept.push('\n');
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut f = std::fs::File::create(path).with_context(|| format!("{}", path.display()))?;
+    f.write_all(kept.as_bytes())
+        .with_context(|| format!("{}", path.display()))?;
+    Ok(f)
+}
+
 /// The training state of a checkpoint.
 fn resumed(path: &Path, ck: &Checkpoint) -> Result<(TrainConfig, TrainState, u64)> {
     let base = TrainConfig {
         batch: ck.get(path, "train.batch")?,
-        micro_batch: None,
+        micro_batch: Some(ck.get(path, "train.micro_batch")?),
         lr: ck.get(path, "train.lr")?,
         lr_step: ck.get(path, "train.lr_step")?,
         lr_gamma: ck.get(path, "train.lr_gamma")?,
@@ -276,8 +311,16 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
     if io::same_file(&a.data, &a.out) {
         bail!("--data and --out are the same file");
     }
+    if let Some(log) = &a.loss_log {
+        if io::same_file(log, &a.data) || io::same_file(log, &a.out) {
+            bail!("--loss-log must be another file than --data and --out");
+        }
+        if !a.resume {
+            io::refuse_existing(log)?;
+        }
+    }
     let data = Samples::read(&a.data)?;
-    let requested = score_config(a)?;
+    let mut epochs = a.epochs.unwrap_or(10);
     let (cfg, tcfg, resume, params) = if a.resume {
         if !a.out.exists() {
             bail!(
@@ -286,22 +329,22 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
             );
         }
         let ck = checkpoint::load(&a.out)?;
-        let model_flags = a.config.is_some()
-            || a.width.is_some()
-            || a.modes.is_some()
-            || a.layers.is_some()
-            || a.embed_dim.is_some()
-            || a.fc_hidden.is_some()
-            || a.no_vorticity
-            || a.no_sparse;
-        if model_flags && requested != ck.config {
+        let requested = score_config(a, &ck.config)?;
+        if requested != ck.config {
+            let (h, r) = (ck.config.to_metadata(), requested.to_metadata());
+            let mut diff: Vec<String> = h
+                .iter()
+                .filter(|(k, v)| r.get(*k) != Some(v))
+                .map(|(k, v)| format!("{} = {v}, not {}", &k[6..], r[k]))
+                .collect();
+            diff.sort();
             bail!(
-                "{} holds a network {:?}, the flags ask for {:?}",
+                "{} holds a network with {}: a resumed run keeps its network",
                 a.out.display(),
-                ck.config,
-                requested
+                diff.join(", ")
             );
         }
+        epochs = a.epochs.unwrap_or(ck.get(&a.out, "train.epochs")?);
         for (key, have) in [
             ("data.grid", data.grid.to_string()),
             ("data.sensors", data.sensors.to_string()),
@@ -309,6 +352,7 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
                 "data.scenario",
                 data.meta.get("scenario").cloned().unwrap_or_default(),
             ),
+            ("train.samples", data.len.to_string()),
         ] {
             let want: String = ck.get(&a.out, key)?;
             if want != have {
@@ -333,10 +377,14 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
         )
     } else {
         io::refuse_existing(&a.out)?;
+        let requested = score_config(a, &ScoreConfig::default())?;
         let tcfg = train_config(a, &TrainConfig::default(), false)?;
         let params = init_params(&requested, tcfg.seed);
         (requested, tcfg, None, params)
     };
+    if epochs == 0 || epochs > 1_000_000 {
+        bail!("--epochs {epochs}: must be in 1..=1000000");
+    }
     io::check_writable(&a.out)?;
     cfg.check_grid(data.grid)?;
     if tcfg.batch > data.len {
@@ -354,14 +402,13 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
     let mut trainer = Trainer::new(&gpu, model, &params, &data, tcfg.clone(), resume_ref)?;
     let per_epoch = trainer.steps_per_epoch();
     let start = trainer.state();
-    let total = a.epochs * per_epoch;
+    let total = epochs * per_epoch;
     if start.step >= total {
         println!(
-            "{} is already at epoch {} (step {}); nothing to do for --epochs {}",
+            "{} is already at epoch {} (step {}); nothing to do for --epochs {epochs}",
             a.out.display(),
             start.epoch,
             start.step,
-            a.epochs
         );
         return Ok(());
     }
@@ -379,19 +426,7 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
     let mut loss = f64::NAN;
     let mut first_loss = None;
     let mut loss_log = match &a.loss_log {
-        Some(p) => {
-            let fresh = !p.exists();
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .with_context(|| format!("{}", p.display()))?;
-            if fresh {
-                use std::io::Write;
-                writeln!(f, "step,epoch,loss")?;
-            }
-            Some(f)
-        }
+        Some(p) => Some(open_loss_log(p, start.step)?),
         None => None,
     };
     let save = |trainer: &Trainer, loss: f64| -> Result<()> {
@@ -405,7 +440,7 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
         }
         let meta = metadata(
             &tcfg,
-            trainer.method(),
+            (trainer.method(), trainer.micro_batch(), epochs),
             trainer.state(),
             trainer.adam_step(),
             &data,
@@ -422,10 +457,15 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
         if s.step % a.log_every == 0 || epoch_done || s.step == total {
             loss = trainer.loss()?;
             if !loss.is_finite() {
+                let kept = if a.out.exists() {
+                    format!("{} keeps the last good checkpoint", a.out.display())
+                } else {
+                    "no checkpoint was written".to_string()
+                };
                 bail!(
-                    "the loss became {loss} at step {}; {} keeps the last good checkpoint",
+                    "the loss became {loss} by step {} (read every --log-every {} steps); {kept}",
                     s.step,
-                    a.out.display()
+                    a.log_every
                 );
             }
             first_loss.get_or_insert(loss);

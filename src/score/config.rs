@@ -88,13 +88,23 @@ impl ScoreConfig {
     /// Checks the sizes.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a zero size, an odd `embed_dim`, or no
-    /// pipeline besides the noisy sample (that one is always on).
+    /// [`Error::InvalidArgument`] for a zero or absurdly large size or an
+    /// odd `embed_dim`.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidArgument(m));
         if self.width == 0 || self.modes == 0 || self.layers == 0 || self.fc_hidden == 0 {
             return bad(format!(
                 "score config: width, modes, layers and fc_hidden must be >= 1: {self:?}"
+            ));
+        }
+        let too_big = self.width > 4096
+            || self.modes > 512
+            || self.layers > 64
+            || self.embed_dim > 65536
+            || self.fc_hidden > 65536;
+        if too_big {
+            return bad(format!(
+                "score config: width <= 4096, modes <= 512, layers <= 64, embed_dim and fc_hidden <= 65536: {self:?}"
             ));
         }
         if self.embed_dim < 2 || !self.embed_dim.is_multiple_of(2) {
@@ -119,9 +129,9 @@ impl ScoreConfig {
     pub fn check_grid(&self, n: usize) -> Result<()> {
         if !n.is_power_of_two() || n < 4 || 2 * self.modes > n {
             return Err(Error::InvalidArgument(format!(
-                "grid {n}: the score network with {} modes needs a power-of-two grid n >= {}",
+                "grid {n}: the score network with {} modes needs a power-of-two grid n >= {} (n >= 2 modes)",
                 self.modes,
-                (2 * self.modes).max(4)
+                (2 * self.modes).max(4).next_power_of_two()
             )));
         }
         Ok(())

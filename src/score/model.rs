@@ -216,6 +216,21 @@ impl ScoreFno {
                 "workspace: batch {batch} and sensors {sensors} must be >= 1"
             )));
         }
+        // Every activation is bound whole: the widest must fit one binding.
+        let widest = self
+            .cfg
+            .fc_hidden
+            .max(self.cfg.pipelines() * self.cfg.width)
+            .max(2 * self.cfg.width);
+        let bytes = 4 * batch as u128 * widest as u128 * (n * n) as u128;
+        let limit = u128::from(gpu.limits.max_storage_buffer_binding_size);
+        if bytes > limit {
+            return Err(Error::InvalidArgument(format!(
+                "{batch} samples of {widest} channels on {n}² are {} MiB, over the adapter's {} MiB storage binding limit: use a smaller (micro-)batch or a narrower network",
+                bytes >> 20,
+                limit >> 20
+            )));
+        }
         let (c, e, fc, m) = (
             self.cfg.width,
             self.cfg.embed_dim,

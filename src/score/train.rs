@@ -139,10 +139,26 @@ impl Trainer {
                 cfg.lr, cfg.lr_gamma, cfg.lr_step
             ));
         }
-        if !(0.0 < cfg.t_min && cfg.t_min < cfg.t_max && cfg.t_max.is_finite()) {
+        // σ(t) = sqrt((26^{2t} − 1)/(2 ln 26)) overflows f32 near t = 13.6.
+        if !(0.0 < cfg.t_min && cfg.t_min < cfg.t_max && cfg.t_max <= 10.0) {
             return bad(format!(
-                "t range [{}, {}]: need 0 < t_min < t_max",
+                "t range [{}, {}]: need 0 < t_min < t_max <= 10",
                 cfg.t_min, cfg.t_max
+            ));
+        }
+        if !cfg.lr_gamma.is_finite() {
+            return bad(format!("lr decay {}: must be finite", cfg.lr_gamma));
+        }
+        // Every tensor is bound whole: the dataset's must fit one binding.
+        let limit = gpu.limits.max_storage_buffer_binding_size as usize;
+        let bytes = 4 * data.len * data.grid * data.grid;
+        if bytes > limit {
+            return bad(format!(
+                "the dataset's omega/target tensors are {} MiB, over the adapter's {} MiB storage binding limit: train on fewer samples per run ({} at {}²)",
+                bytes >> 20,
+                limit >> 20,
+                limit / (4 * data.grid * data.grid),
+                data.grid
             ));
         }
         if params.len() != c.flat_len() {
@@ -180,6 +196,13 @@ impl Trainer {
         let mut adam = Adam::new(gpu, c.flat_len(), first_trainable)?;
         let mut state = TrainState::default();
         if let Some((s, adam_step, m, v)) = resume {
+            let per_epoch = (data.len / cfg.batch) as u64;
+            if s.batch_in_epoch >= per_epoch {
+                return bad(format!(
+                    "resume state: batch {} of an epoch of {per_epoch} batches",
+                    s.batch_in_epoch
+                ));
+            }
             adam.exp_avg.write(gpu, m)?;
             adam.exp_avg_sq.write(gpu, v)?;
             adam.step = adam_step;

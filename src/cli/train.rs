@@ -320,6 +320,12 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
         }
     }
     let data = Samples::read(&a.data)?;
+    if data.meta.get("split").map(String::as_str) == Some("test") {
+        eprintln!(
+            "warning: {} is a test split (metadata split = test); train on the train split",
+            a.data.display()
+        );
+    }
     let mut epochs = a.epochs.unwrap_or(10);
     let (cfg, tcfg, resume, params) = if a.resume {
         if !a.out.exists() {
@@ -417,6 +423,7 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
     } else {
         ProgressBar::new(total)
     };
+    let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps, epoch {msg} [{elapsed} < {eta}]")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -483,6 +490,15 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
         bar.set_position(s.step);
         if (epoch_done && s.epoch % a.checkpoint_every == 0) || s.step == total {
             save(&trainer, loss)?;
+        }
+        // Without a terminal the bar is hidden: one line per epoch instead.
+        if epoch_done && !a.quiet && !on_terminal {
+            println!(
+                "epoch {} done: step {}, loss {loss:.4e}, {:.1} samples/s",
+                s.epoch,
+                s.step,
+                (s.step - start.step) as f64 * tcfg.batch as f64 / t0.elapsed().as_secs_f64()
+            );
         }
     }
     bar.finish_and_clear();

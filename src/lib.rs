@@ -15,8 +15,9 @@
 //! Modules: the [`gpu`] runtime (adapter choice, tensors, kernel registry,
 //! readback, profiling), batched 2-D [`fft`]s, the counter-based [`rng`],
 //! the Navier–Stokes solver and closure recording ([`ns`]), datasets and
-//! safetensors I/O ([`data`]), PNG figures ([`plot`]) and the score
-//! network's layers, forward and backward ([`score`]).
+//! safetensors I/O ([`data`]), PNG figures ([`plot`]), the score
+//! network's layers, forward and backward, and its training ([`score`]),
+//! and the VE-SDE with its time schedules ([`sde`]).
 
 pub mod cli;
 pub mod data;
@@ -27,5 +28,6 @@ pub mod ns;
 pub mod plot;
 pub mod rng;
 pub mod score;
+pub mod sde;
 
 pub use error::{Error, Result};

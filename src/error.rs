@@ -55,5 +55,5 @@ pub enum Error {
     },
 }
 
-/// Result alias with the library [`Error`].
+/// Result alias with the library [`enum@Error`].
 pub type Result<T> = std::result::Result<T, Error>;

@@ -389,7 +389,7 @@ pub struct Samples {
 }
 
 impl Samples {
-    /// Reads a split written by [`write`].
+    /// Reads a split written by [`write()`].
     ///
     /// # Errors
     /// [`Error::Io`] if unreadable; [`Error::InvalidArgument`] for another

@@ -71,7 +71,7 @@ impl Rng {
     /// windows; the numbers are the same as in one piece.
     ///
     /// # Errors
-    /// [`Error::Shader`] if the pipeline fails to build.
+    /// [`crate::Error::Shader`] if the pipeline fails to build.
     pub fn record(
         &mut self,
         gpu: &Gpu,

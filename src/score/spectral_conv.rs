@@ -296,49 +296,7 @@ impl SpectralConv {
     ) -> Result<()> {
         let p = self.base(&x, &out, tw, scratch)?;
         self.check_spectrum(spectrum, p.batch as usize)?;
-        let hw = f64::from(p.h * p.w) as f32;
-        let s = &scratch;
-        if let Some(f) = self.fft_parts(s) {
-            // r2c, the kept modes, mixing, back into a zeroed half
-            // spectrum, c2r.
-            let fields = to_fields(gpu, pass, p, &x, f)?;
-            f.plan.record(pass, Transform::R2c, fields, &f.half)?;
-            modes(
-                gpu,
-                pass,
-                &GATHER_MODES,
-                p,
-                self.cin,
-                (1.0, 1.0),
-                &f.half,
-                spectrum,
-            )?;
-            mix(
-                gpu,
-                pass,
-                &MIX_FORWARD,
-                p,
-                spectrum,
-                params,
-                &s.modes,
-                false,
-            )?;
-            modes(
-                gpu,
-                pass,
-                &SCATTER_MODES,
-                p,
-                self.cout,
-                (1.0, 1.0),
-                &s.modes,
-                &f.half,
-            )?;
-            return from_fields(gpu, pass, p, f, &out, false);
-        }
-        row(gpu, pass, &ROW_DFT, p, &x, 1.0, 1.0, &tw.tw, &s.rows, false)?;
-        col(
-            gpu, pass, &COL_DFT, p, self.cin, -1.0, &s.rows, &tw.th, spectrum,
-        )?;
+        self.analyse(gpu, pass, p, tw, scratch, &x, false, spectrum)?;
         mix(
             gpu,
             pass,
@@ -346,22 +304,18 @@ impl SpectralConv {
             p,
             spectrum,
             params,
-            &s.modes,
+            &scratch.modes,
             false,
         )?;
-        col(
-            gpu, pass, &COL_IDFT, p, self.cout, 1.0, &s.modes, &tw.th, &s.rows,
-        )?;
-        row(
+        self.synthesise(
             gpu,
             pass,
-            &ROW_IDFT,
             p,
+            tw,
+            scratch,
+            &scratch.modes,
+            false,
             &out,
-            1.0 / hw,
-            2.0 / hw,
-            &tw.tw,
-            &s.rows,
             false,
         )
     }
@@ -391,30 +345,15 @@ impl SpectralConv {
     ) -> Result<()> {
         let p = self.base(&dx, &dout, tw, scratch)?;
         self.check_spectrum(spectrum, p.batch as usize)?;
-        let hw = f64::from(p.h * p.w) as f32;
-        let s = &scratch;
-        row(
-            gpu,
-            pass,
-            &ROW_DFT,
-            p,
-            &dout,
-            1.0 / hw,
-            2.0 / hw,
-            &tw.tw,
-            &s.rows,
-            false,
-        )?;
-        col(
-            gpu, pass, &COL_DFT, p, self.cout, -1.0, &s.rows, &tw.th, &s.modes,
-        )?;
+        let (dmodes, dspectrum) = (&scratch.modes, &scratch.modes2);
+        self.analyse(gpu, pass, p, tw, scratch, &dout, true, dmodes)?;
         mix(
             gpu,
             pass,
             &MIX_BACKWARD_WEIGHT,
             p,
             spectrum,
-            &s.modes,
+            dmodes,
             grads,
             accumulate_grads,
         )?;
@@ -423,25 +362,119 @@ impl SpectralConv {
             pass,
             &MIX_BACKWARD_INPUT,
             p,
-            &s.modes,
+            dmodes,
             params,
-            &s.modes2,
+            dspectrum,
             false,
         )?;
-        col(
-            gpu, pass, &COL_IDFT, p, self.cin, 1.0, &s.modes2, &tw.th, &s.rows,
-        )?;
-        row(
+        self.synthesise(
             gpu,
             pass,
-            &ROW_IDFT,
             p,
+            tw,
+            scratch,
+            dspectrum,
+            true,
             &dx,
-            1.0,
-            1.0,
-            &tw.tw,
-            &s.rows,
             accumulate_dx,
+        )
+    }
+
+    /// The kept modes of the fields `a` into `modes` (`[B, C, 2m, m]`):
+    /// `rfft2(a)` on the kept bins, or for the backward (`adjoint`) the
+    /// gradient with respect to the output of [`Self::synthesise`],
+    /// `c(kx)/(HW) rfft2(a)` (`c` = 1 for kx = 0, else 2).
+    #[allow(clippy::too_many_arguments)]
+    fn analyse(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass<'_>,
+        p: Params,
+        tw: &Twiddles,
+        s: &Scratch,
+        a: &Act<'_>,
+        adjoint: bool,
+        modes_out: &Tensor,
+    ) -> Result<()> {
+        let hw = f64::from(p.h * p.w) as f32;
+        let scale = if adjoint {
+            (1.0 / hw, 2.0 / hw)
+        } else {
+            (1.0, 1.0)
+        };
+        if let Some(f) = self.fft_parts(s) {
+            let fields = to_fields(gpu, pass, p, a, f)?;
+            f.plan.record(pass, Transform::R2c, fields, &f.half)?;
+            return modes(
+                gpu,
+                pass,
+                &GATHER_MODES,
+                p,
+                a.channels,
+                scale,
+                &f.half,
+                modes_out,
+            );
+        }
+        row(
+            gpu, pass, &ROW_DFT, p, a, scale.0, scale.1, &tw.tw, &s.rows, false,
+        )?;
+        col(
+            gpu, pass, &COL_DFT, p, a.channels, -1.0, &s.rows, &tw.th, modes_out,
+        )
+    }
+
+    /// The fields `out` from the kept modes `modes_in`: `irfft2` of the
+    /// zero-filled half spectrum, or for the backward (`adjoint`) the
+    /// adjoint of `rfft2` restricted to the kept bins, `Σ_k Re(M_k e^{iθ})`
+    /// = `HW irfft2(M / c(kx))`; added to `out` when `accumulate`.
+    #[allow(clippy::too_many_arguments)]
+    fn synthesise(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass<'_>,
+        p: Params,
+        tw: &Twiddles,
+        s: &Scratch,
+        modes_in: &Tensor,
+        adjoint: bool,
+        out: &Act<'_>,
+        accumulate: bool,
+    ) -> Result<()> {
+        let hw = f64::from(p.h * p.w) as f32;
+        if let Some(f) = self.fft_parts(s) {
+            // c2r itself applies c(kx)/(HW).
+            let scale = if adjoint { (hw, 0.5 * hw) } else { (1.0, 1.0) };
+            modes(
+                gpu,
+                pass,
+                &SCATTER_MODES,
+                p,
+                out.channels,
+                scale,
+                modes_in,
+                &f.half,
+            )?;
+            return from_fields(gpu, pass, p, f, out, accumulate);
+        }
+        let scale = if adjoint {
+            (1.0, 1.0)
+        } else {
+            (1.0 / hw, 2.0 / hw)
+        };
+        col(
+            gpu,
+            pass,
+            &COL_IDFT,
+            p,
+            out.channels,
+            1.0,
+            modes_in,
+            &tw.th,
+            &s.rows,
+        )?;
+        row(
+            gpu, pass, &ROW_IDFT, p, out, scale.0, scale.1, &tw.tw, &s.rows, accumulate,
         )
     }
 

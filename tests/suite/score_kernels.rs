@@ -809,3 +809,62 @@ fn matches_pytorch_baseline() {
     eprintln!("GPU vs PyTorch baseline: {e:.2e} of max |out|");
     assert!(e < 1e-4, "GPU vs PyTorch baseline: {e:.2e}");
 }
+
+/// Each route really runs its own kernels, forward and backward (the two
+/// give the same numbers, so the reference tests alone cannot tell): the
+/// dispatch labels of one forward + backward, on a device of this test's
+/// own (the shared one's timer would see other tests' work).
+#[test]
+fn spectral_routes_run_their_own_kernels() {
+    use diffclosure::gpu::{Gpu, GpuOptions};
+    let g = Gpu::new(&GpuOptions::from_env().unwrap()).unwrap();
+    let (b, n, m, c) = (1, 16, 3, 2);
+    let (layer, flat) = spectral_params(c, c, m, 91);
+    let params = Tensor::from_f32(&g, &[flat.len()], DType::F32, &flat).unwrap();
+    let x = Tensor::from_f32(&g, &[b, c, n, n], DType::F32, &test_data(92, b * c * n * n)).unwrap();
+    let y = Tensor::zeros(&g, &[b, c, n, n], DType::F32).unwrap();
+    let grads = Tensor::zeros(&g, &[flat.len()], DType::F32).unwrap();
+    let spectrum = Tensor::zeros(&g, &layer.spectrum_shape(b), DType::C32).unwrap();
+    let tw = Twiddles::new(&g, n, n).unwrap();
+    for method in [Method::Dft, Method::Fft] {
+        let scratch = Scratch::new(&g, b, c, (n, n), m, method).unwrap();
+        if !g.time_dispatches(256) {
+            eprintln!("no timestamps inside passes on this adapter: skipped");
+            return;
+        }
+        let mut enc = g.encoder("routes");
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            let (xa, ya) = (Act::all(&x), Act::all(&y));
+            layer
+                .record_forward(&g, &mut pass, &params, &tw, xa, &spectrum, ya, &scratch)
+                .unwrap();
+            layer
+                .record_backward(
+                    &g, &mut pass, &params, &tw, ya, &spectrum, xa, &grads, false, false, &scratch,
+                )
+                .unwrap();
+        }
+        g.submit(enc);
+        let labels: Vec<String> = g
+            .dispatch_times()
+            .unwrap()
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect();
+        let count = |entry: &str| {
+            labels
+                .iter()
+                .filter(|l| l.contains(&format!("::{entry}[")))
+                .count()
+        };
+        let (dft, fft) = (
+            count("row_dft") + count("row_idft"),
+            count("gather_modes") + count("scatter_modes"),
+        );
+        match method {
+            Method::Dft => assert!(dft == 4 && fft == 0, "{labels:?}"),
+            Method::Fft => assert!(dft == 0 && fft == 4, "{labels:?}"),
+        }
+    }
+}

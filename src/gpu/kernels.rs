@@ -34,11 +34,13 @@ pub enum Shader {
     Score,
     /// `shaders/adam.wgsl`: the Adam optimizer.
     Adam,
+    /// `shaders/sde.wgsl`: reverse-SDE / probability-flow steps.
+    Sde,
 }
 
 impl Shader {
     /// Every shader, for the registry and the naga validation test.
-    pub const ALL: [Shader; 9] = [
+    pub const ALL: [Shader; 10] = [
         Shader::Fft,
         Shader::Rng,
         Shader::Spectral,
@@ -48,6 +50,7 @@ impl Shader {
         Shader::Resample,
         Shader::Score,
         Shader::Adam,
+        Shader::Sde,
     ];
 
     /// File name under `shaders/`.
@@ -62,6 +65,7 @@ impl Shader {
             Shader::Resample => "resample.wgsl",
             Shader::Score => "score.wgsl",
             Shader::Adam => "adam.wgsl",
+            Shader::Sde => "sde.wgsl",
         }
     }
 
@@ -77,6 +81,7 @@ impl Shader {
             Shader::Resample => include_str!("../../shaders/resample.wgsl"),
             Shader::Score => include_str!("../../shaders/score.wgsl"),
             Shader::Adam => include_str!("../../shaders/adam.wgsl"),
+            Shader::Sde => include_str!("../../shaders/sde.wgsl"),
         }
     }
 }
@@ -261,6 +266,29 @@ impl Gpu {
             layout: &kernel.layout,
             entries: &entries,
         })
+    }
+
+    /// Records `spec` (a kernel of 64-wide workgroups over `work` flat
+    /// invocations) with the uniform `params` at binding 0 and `tensors`
+    /// whole at bindings 1, 2, ….
+    ///
+    /// # Errors
+    /// As [`Gpu::kernel`].
+    pub fn record_flat<T: bytemuck::Pod>(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        spec: &KernelSpec,
+        params: &T,
+        tensors: &[&crate::gpu::Tensor],
+        work: usize,
+    ) -> Result<()> {
+        let k = self.kernel(spec, &[])?;
+        let uniform = self.uniform(spec.entry, params);
+        let mut entries = vec![uniform.as_entire_binding()];
+        entries.extend(tensors.iter().map(|t| t.buffer.as_entire_binding()));
+        let bg = self.bind(&k, &entries);
+        self.dispatch(pass, &k, &bg, work.div_ceil(64) as u32);
+        Ok(())
     }
 
     /// The 2-D workgroup grid for `groups` workgroups: x ≤ the adapter's

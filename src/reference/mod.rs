@@ -12,3 +12,4 @@ pub mod fft;
 pub mod ns;
 pub mod philox;
 pub mod score;
+pub mod sde;

@@ -72,11 +72,5 @@ pub(crate) fn record(
     bindings: &[&Tensor],
     work: usize,
 ) -> Result<()> {
-    let k = gpu.kernel(spec, &[])?;
-    let uniform = gpu.uniform(spec.entry, p);
-    let mut entries = vec![uniform.as_entire_binding()];
-    entries.extend(bindings.iter().map(|t| t.buffer.as_entire_binding()));
-    let bg = gpu.bind(&k, &entries);
-    gpu.dispatch(pass, &k, &bg, work.div_ceil(64) as u32);
-    Ok(())
+    gpu.record_flat(pass, spec, p, bindings, work)
 }

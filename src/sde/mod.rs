@@ -1,9 +1,17 @@
 //! The VE-SDE of science.md §5 and its time schedules (host side; the
-//! reverse-SDE steps themselves are WGSL kernels of the samplers).
+//! reverse-SDE steps themselves are WGSL kernels of the samplers in
+//! [`sampler`]).
 //!
 //! Forward SDE `dU = sqrt(d[σ²(t)]/dt) dW` with `σ(t) = sqrt((s^{2t} − 1) /
 //! (2 ln s))` and diffusion coefficient `g(t) = s^t`, `s = 26` (the
 //! reference code's): `d[σ²]/dt = s^{2t} = g²`.
+
+pub mod sampler;
+
+pub use sampler::{
+    Mixture, MixtureScore, NetworkScore, Noise, ReverseSampler, Sampler, SamplerConfig,
+    ScoreSource, Start,
+};
 
 /// The VE-SDE with base `s` (science.md §5; the reference code: 26).
 #[derive(Clone, Copy, Debug, PartialEq)]

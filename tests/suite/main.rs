@@ -19,6 +19,7 @@ mod runtime;
 mod score_kernels;
 mod score_reference;
 mod score_train;
+mod sde;
 mod shaders;
 
 use std::sync::OnceLock;

@@ -1,0 +1,496 @@
+//! Reverse-time samplers of the VE-SDE (science.md §5): Euler–Maruyama with
+//! a final noise-free step (the reference code's), stochastic Heun, and
+//! the probability-flow ODE (Heun), over the Karras schedule. Every step is
+//! a kernel of `shaders/sde.wgsl`; a whole trajectory is recorded into one
+//! compute pass, with no host round trip.
+//!
+//! Step from `t_i` to `t_{i+1}`, `h = t_i − t_{i+1}`, score `S = ∇ log p_t`:
+//! * EM: `x ← x + g_i² S(x, t_i) h + g_i √h z` (no noise on the last step);
+//! * Heun (reverse SDE, drift by the trapezoidal rule with one shared
+//!   noise): `x̃ = x + g_i² S_i h + η z`,
+//!   `x ← x + ½ (g_i² S_i + g_{i+1}² S(x̃, t_{i+1})) h + η z` with
+//!   `η = √(σ_i² − σ_{i+1}²)`, the exact noise variance of the step (with
+//!   `g_i √h` the variance would only be first order in `h`);
+//! * probability-flow ODE `dx/dt = −½ g² S`: the same Heun step, drift
+//!   halved, `η = 0` (Karras et al. 2022, Algorithm 1).
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::rng::{Distribution, Rng};
+use crate::score::model::{ScoreFno, Workspace};
+use crate::sde::{karras_times, VeSde};
+
+/// The reverse-time integrator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sampler {
+    /// Euler–Maruyama on the reverse SDE (1st order; one score per step).
+    EulerMaruyama,
+    /// Stochastic Heun on the reverse SDE (2nd order in the drift; two
+    /// scores per step).
+    Heun,
+    /// Heun on the probability-flow ODE (deterministic after the prior
+    /// draw; two scores per step).
+    ProbabilityFlow,
+}
+
+impl Sampler {
+    /// Score evaluations of an `steps`-step run.
+    pub fn evals(self, steps: usize) -> usize {
+        match self {
+            Sampler::EulerMaruyama => steps,
+            Sampler::Heun | Sampler::ProbabilityFlow => 2 * steps,
+        }
+    }
+}
+
+impl FromStr for Sampler {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "em" | "euler-maruyama" => Ok(Sampler::EulerMaruyama),
+            "heun" | "pc" => Ok(Sampler::Heun),
+            "ode" | "pf-ode" => Ok(Sampler::ProbabilityFlow),
+            _ => Err(Error::InvalidArgument(format!(
+                "sampler '{s}': expected em, heun or ode"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Sampler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Sampler::EulerMaruyama => "em",
+            Sampler::Heun => "heun",
+            Sampler::ProbabilityFlow => "ode",
+        })
+    }
+}
+
+/// A sampler and its schedule (defaults: the reference code's fast
+/// sampler, EM, 10 steps from `t_max = 0.1` to `t_min = 1e-3`, ρ = 7).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SamplerConfig {
+    /// The integrator.
+    pub sampler: Sampler,
+    /// Steps `N` (the schedule has `N + 1` times).
+    pub steps: usize,
+    /// Start time of the reverse run.
+    pub t_max: f64,
+    /// End time (> 0: the score is singular at 0).
+    pub t_min: f64,
+    /// Karras ρ.
+    pub rho: f64,
+    /// The forward SDE.
+    pub sde: VeSde,
+}
+
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        Self {
+            sampler: Sampler::EulerMaruyama,
+            steps: 10,
+            t_max: 0.1,
+            t_min: 1e-3,
+            rho: 7.0,
+            sde: VeSde::default(),
+        }
+    }
+}
+
+impl SamplerConfig {
+    /// The `N + 1` times `t_max = t_0 > … > t_N = t_min`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `N = 0`, `t_max > 10` (σ overflows
+    /// f32 far beyond) or a schedule [`karras_times`] refuses.
+    pub fn times(&self) -> Result<Vec<f64>> {
+        if self.steps == 0 {
+            return Err(Error::InvalidArgument(
+                "the sampler needs at least 1 step (--steps 0)".into(),
+            ));
+        }
+        if self.t_max > 10.0 {
+            return Err(Error::InvalidArgument(format!(
+                "t_max = {} is above 10 (σ(10) ≈ 1e13)",
+                self.t_max
+            )));
+        }
+        karras_times(self.t_max, self.t_min, self.rho, self.steps + 1)
+    }
+}
+
+/// Where a score comes from: the sampler writes the evaluation point into
+/// [`ScoreSource::input`], records the source, and reads
+/// `σ(t) · ∇ log p_t` from [`ScoreSource::output`] (the network's output
+/// before its division by σ, so that the sampler folds 1/σ into the step
+/// coefficient in f64).
+pub trait ScoreSource {
+    /// The evaluation point, `[B, n, n]` (also the sampler's state).
+    fn input(&self) -> &Tensor;
+    /// `σ(t) ∇ log p_t(input)`, `[B, n, n]`.
+    fn output(&self) -> &Tensor;
+    /// Records the evaluation at time `t` into `pass`.
+    ///
+    /// # Errors
+    /// Kernel build errors.
+    fn record(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, t: f64) -> Result<()>;
+}
+
+/// The score network as a score source: conditioned on the workspace's
+/// vorticity `w` and observations `s`, which the caller writes first.
+pub struct NetworkScore<'a> {
+    /// The network.
+    pub model: &'a ScoreFno,
+    /// Its flat parameter vector.
+    pub params: &'a Tensor,
+    /// The workspace (`x` is the sampler's state).
+    pub ws: &'a Workspace,
+}
+
+impl ScoreSource for NetworkScore<'_> {
+    fn input(&self) -> &Tensor {
+        &self.ws.x
+    }
+    fn output(&self) -> &Tensor {
+        &self.ws.out
+    }
+    fn record(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, t: f64) -> Result<()> {
+        let p = Params {
+            count: self.ws.batch as u32,
+            t: t as f32,
+            ..Default::default()
+        };
+        record(gpu, pass, &FILL_TIME, &p, &[&self.ws.t], self.ws.batch)?;
+        self.model.record_forward(gpu, pass, self.params, self.ws)
+    }
+}
+
+/// A per-point two-Gaussian mixture `w1 N(μ1, v1) + (1 − w1) N(μ2, v2)`
+/// (`w1 = 1`: one Gaussian). Its VE-diffused density at time `t` is the
+/// same mixture with variances `v_k + σ(t)²`, whose score is exact: the
+/// samplers' test without a network.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mixture {
+    /// Weight of the first component, in `[0, 1]`.
+    pub w1: f64,
+    /// Mean and variance of the first component.
+    pub mu1: f64,
+    /// Variance of the first component (> 0).
+    pub var1: f64,
+    /// Mean of the second component.
+    pub mu2: f64,
+    /// Variance of the second component (> 0).
+    pub var2: f64,
+}
+
+impl Mixture {
+    /// A single Gaussian `N(mu, var)`.
+    pub fn gaussian(mu: f64, var: f64) -> Self {
+        Self {
+            w1: 1.0,
+            mu1: mu,
+            var1: var,
+            mu2: 0.0,
+            var2: 1.0,
+        }
+    }
+
+    /// Mean and variance of the mixture diffused to noise level `sigma`.
+    pub fn moments(&self, sigma: f64) -> (f64, f64) {
+        let w2 = 1.0 - self.w1;
+        let s2 = sigma * sigma;
+        let mean = self.w1 * self.mu1 + w2 * self.mu2;
+        let second = self.w1 * (self.var1 + s2 + self.mu1 * self.mu1)
+            + w2 * (self.var2 + s2 + self.mu2 * self.mu2);
+        (mean, second - mean * mean)
+    }
+}
+
+/// [`Mixture`]'s exact score over `count` independent points.
+pub struct MixtureScore {
+    /// The density.
+    pub mixture: Mixture,
+    /// The forward SDE (σ(t)).
+    pub sde: VeSde,
+    x: Tensor,
+    out: Tensor,
+}
+
+impl MixtureScore {
+    /// Buffers for `count` points.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a weight outside `[0, 1]` or a
+    /// non-positive variance; allocation errors.
+    pub fn new(gpu: &Gpu, mixture: Mixture, sde: VeSde, count: usize) -> Result<Self> {
+        if !((0.0..=1.0).contains(&mixture.w1) && mixture.var1 > 0.0 && mixture.var2 > 0.0) {
+            return Err(Error::InvalidArgument(format!("{mixture:?}")));
+        }
+        Ok(Self {
+            mixture,
+            sde,
+            x: Tensor::zeros(gpu, &[count], crate::gpu::DType::F32)?,
+            out: Tensor::zeros(gpu, &[count], crate::gpu::DType::F32)?,
+        })
+    }
+}
+
+impl ScoreSource for MixtureScore {
+    fn input(&self) -> &Tensor {
+        &self.x
+    }
+    fn output(&self) -> &Tensor {
+        &self.out
+    }
+    fn record(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, t: f64) -> Result<()> {
+        let m = self.mixture;
+        let p = Params {
+            count: self.x.len() as u32,
+            t: self.sde.sigma(t) as f32,
+            w1: m.w1 as f32,
+            mu1: m.mu1 as f32,
+            var1: m.var1 as f32,
+            mu2: m.mu2 as f32,
+            var2: m.var2 as f32,
+            ..Default::default()
+        };
+        record(
+            gpu,
+            pass,
+            &MIXTURE_SCORE,
+            &p,
+            &[&self.x, &self.out],
+            p.count as usize,
+        )
+    }
+}
+
+/// The random numbers of a run: draw `j` (0: the prior, `i + 1`: step `i`)
+/// of point `p` of this batch is Philox block `offset + j · stride + p/4`
+/// of `seed`. With `stride` covering a whole job's points and `offset` this
+/// batch's first point, a point's numbers do not depend on how the job is
+/// cut into batches or shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Noise {
+    /// The Philox key.
+    pub seed: u64,
+    /// Blocks between two draws (≥ the batch's points / 4).
+    pub stride: u64,
+    /// Block of this batch's first point.
+    pub offset: u64,
+}
+
+impl Noise {
+    /// The numbers of one batch of `points` on its own.
+    pub fn batch(seed: u64, points: usize) -> Self {
+        Self {
+            seed,
+            stride: points.div_ceil(4) as u64,
+            offset: 0,
+        }
+    }
+
+    fn draw(&self, j: usize) -> Rng {
+        Rng::with_counter(self.seed, self.offset + j as u64 * self.stride)
+    }
+}
+
+/// How the reverse run starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// `x = σ(t_max) z`: the reference code's prior (the data's own scale
+    /// neglected against σ(t_max)).
+    Prior,
+    /// The caller has written `x_{t_max}` into the source's input.
+    Given,
+}
+
+/// One sampler over a batch of `count` points: its schedule and scratch.
+pub struct ReverseSampler {
+    cfg: SamplerConfig,
+    times: Vec<f64>,
+    z: Tensor,
+    save: Tensor,
+    d: Tensor,
+}
+
+impl ReverseSampler {
+    /// A sampler for states of `count` points.
+    ///
+    /// # Errors
+    /// As [`SamplerConfig::times`]; allocation errors.
+    pub fn new(gpu: &Gpu, cfg: SamplerConfig, count: usize) -> Result<Self> {
+        let times = cfg.times()?;
+        let f = |n| Tensor::zeros(gpu, &[n], crate::gpu::DType::F32);
+        let heun = cfg.sampler != Sampler::EulerMaruyama;
+        Ok(Self {
+            cfg,
+            times,
+            z: f(count)?,
+            save: f(if heun { count } else { 1 })?,
+            d: f(if heun { count } else { 1 })?,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SamplerConfig {
+        &self.cfg
+    }
+
+    /// The schedule `t_0 = t_max > … > t_N = t_min`.
+    pub fn times(&self) -> &[f64] {
+        &self.times
+    }
+
+    /// Records a whole reverse run into `pass`: the result is left in
+    /// `score.input()`. `frames` (`[N + 1, count]`), when given, receives
+    /// the state after the start and after every step.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if the source's buffers or `frames` do not hold
+    /// `count` points (per frame); kernel build errors.
+    pub fn record(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass<'_>,
+        score: &dyn ScoreSource,
+        noise: &Noise,
+        start: Start,
+        frames: Option<&Tensor>,
+    ) -> Result<()> {
+        let (x, out, z) = (score.input(), score.output(), &self.z);
+        let count = z.len();
+        if x.len() != count || out.len() != count {
+            return Err(Error::Shape(format!(
+                "sampler for {count} points, score source with {} / {}",
+                x.len(),
+                out.len()
+            )));
+        }
+        let n = self.cfg.steps;
+        if let Some(f) = frames {
+            if f.len() != (n + 1) * count {
+                return Err(Error::Shape(format!(
+                    "frames of {} values, need {} x {count}",
+                    f.len(),
+                    n + 1
+                )));
+            }
+        }
+        let sde = self.cfg.sde;
+        let frame = |pass: &mut wgpu::ComputePass<'_>, i: usize| -> Result<()> {
+            match frames {
+                Some(f) => {
+                    let p = Params {
+                        count: count as u32,
+                        frame: i as u32,
+                        ..Default::default()
+                    };
+                    record(gpu, pass, &COPY_FRAME, &p, &[x, f], count)
+                }
+                None => Ok(()),
+            }
+        };
+        let draw = |pass: &mut wgpu::ComputePass<'_>, j: usize| {
+            noise.draw(j).record(gpu, pass, Distribution::Normal, z)
+        };
+        if start == Start::Prior {
+            draw(pass, 0)?;
+            let p = Params {
+                count: count as u32,
+                noise: sde.sigma(self.times[0]) as f32,
+                ..Default::default()
+            };
+            record(gpu, pass, &START, &p, &[z, x], count)?;
+        }
+        frame(pass, 0)?;
+        let lambda = match self.cfg.sampler {
+            Sampler::ProbabilityFlow => 0.5,
+            _ => 1.0,
+        };
+        for i in 0..n {
+            let (t0, t1) = (self.times[i], self.times[i + 1]);
+            let h = t0 - t1;
+            // λ g(t)² h / σ(t): the drift per unit of the source's σ·score.
+            let drift = |t: f64| (lambda * sde.g(t).powi(2) * h / sde.sigma(t)) as f32;
+            let noise_amp = match self.cfg.sampler {
+                _ if i + 1 == n => 0.0,
+                Sampler::EulerMaruyama => sde.g(t0) * h.sqrt(),
+                Sampler::Heun => (sde.sigma(t0).powi(2) - sde.sigma(t1).powi(2)).sqrt(),
+                Sampler::ProbabilityFlow => 0.0,
+            } as f32;
+            if noise_amp != 0.0 {
+                draw(pass, i + 1)?;
+            }
+            score.record(gpu, pass, t0)?;
+            let mut p = Params {
+                count: count as u32,
+                drift: drift(t0),
+                noise: noise_amp,
+                ..Default::default()
+            };
+            if self.cfg.sampler == Sampler::EulerMaruyama {
+                record(gpu, pass, &EM_STEP, &p, &[out, z, x], count)?;
+            } else {
+                let b = [out, z, x, &self.save, &self.d];
+                record(gpu, pass, &HEUN_PREDICT, &p, &b, count)?;
+                score.record(gpu, pass, t1)?;
+                p.drift = drift(t1);
+                record(gpu, pass, &HEUN_CORRECT, &p, &b, count)?;
+            }
+            frame(pass, i + 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// The uniform of `shaders/sde.wgsl` (see its field comments).
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    count: u32,
+    frame: u32,
+    _pad: [u32; 2],
+    drift: f32,
+    noise: f32,
+    t: f32,
+    w1: f32,
+    mu1: f32,
+    var1: f32,
+    mu2: f32,
+    var2: f32,
+}
+
+const fn spec(entry: &'static str, slots: &'static [Slot]) -> KernelSpec {
+    KernelSpec {
+        shader: Shader::Sde,
+        entry,
+        slots,
+    }
+}
+
+const R: Slot = Slot::Read;
+const RW: Slot = Slot::ReadWrite;
+const U: Slot = Slot::Uniform;
+const FILL_TIME: KernelSpec = spec("fill_time", &[U, RW]);
+const START: KernelSpec = spec("start", &[U, R, RW]);
+const EM_STEP: KernelSpec = spec("em_step", &[U, R, R, RW]);
+const HEUN_PREDICT: KernelSpec = spec("heun_predict", &[U, R, R, RW, RW, RW]);
+const HEUN_CORRECT: KernelSpec = spec("heun_correct", &[U, R, R, RW, RW, RW]);
+const MIXTURE_SCORE: KernelSpec = spec("mixture_score", &[U, R, RW]);
+const COPY_FRAME: KernelSpec = spec("copy_frame", &[U, R, RW]);
+
+fn record(
+    gpu: &Gpu,
+    pass: &mut wgpu::ComputePass<'_>,
+    spec: &KernelSpec,
+    p: &Params,
+    bindings: &[&Tensor],
+    work: usize,
+) -> Result<()> {
+    gpu.record_flat(pass, spec, p, bindings, work)
+}

@@ -17,13 +17,15 @@
 //! the Navier–Stokes solver and closure recording ([`ns`]), datasets and
 //! safetensors I/O ([`data`]), PNG figures ([`plot`]), the score
 //! network's layers, forward and backward, and its training ([`score`]),
-//! and the VE-SDE with its time schedules ([`sde`]).
+//! the VE-SDE, its samplers and batch generation ([`sde`]), and the
+//! offline [`metrics`].
 
 pub mod cli;
 pub mod data;
 pub mod error;
 pub mod fft;
 pub mod gpu;
+pub mod metrics;
 pub mod ns;
 pub mod plot;
 pub mod rng;

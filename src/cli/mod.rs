@@ -2,7 +2,9 @@
 
 mod bench;
 mod dataset;
+mod evaluate;
 mod info;
+mod sample;
 mod simulate;
 mod spectrum;
 mod train;
@@ -72,6 +74,17 @@ enum Command {
     /// (denoising score matching, resumable checkpoints).
     #[command(allow_negative_numbers = true)]
     Train(train::TrainArgs),
+    /// Sample closures from a trained score network for the conditions of
+    /// a dataset (reverse-SDE / ODE samplers on the GPU; batched,
+    /// resumable, shardable with --shard i/n or a Slurm array).
+    #[command(allow_negative_numbers = true)]
+    Sample(sample::SampleArgs),
+    /// Offline metrics of `sample` outputs against the truth (D_RE,
+    /// D_MSE, correlation, spread–skill, CRPS, spectra): one table row per
+    /// file, Markdown + JSON + PNG figures.
+    Evaluate(evaluate::EvaluateArgs),
+    /// Join the shard files of one `sample` job into one file.
+    Merge(sample::MergeArgs),
     /// Measure throughput on the selected adapter (`bench ns`: solver
     /// steps/s; `bench model`: score-network forward and training step).
     #[command(subcommand)]
@@ -91,5 +104,8 @@ pub fn run() -> anyhow::Result<()> {
         Command::Dataset(args) => dataset::run(&args),
         Command::Bench(cmd) => bench::run(&cli.gpu, &cmd),
         Command::Train(args) => train::run(&cli.gpu, &args),
+        Command::Sample(args) => sample::run(&cli.gpu, &args),
+        Command::Merge(args) => sample::merge(&args),
+        Command::Evaluate(args) => evaluate::run(&cli.gpu, &args),
     }
 }

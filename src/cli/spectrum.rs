@@ -9,9 +9,9 @@ use clap::Args;
 
 use crate::cli::GpuArgs;
 use crate::data::io;
-use crate::fft::{Fft2d, Transform};
-use crate::gpu::{DType, Gpu, Tensor};
-use crate::ns::diagnostics::{pdf, shell_spectra};
+use crate::gpu::Gpu;
+use crate::metrics::spectra::mean_shell_spectra;
+use crate::ns::diagnostics::pdf;
 use crate::plot::heatmap::{heatmap_png, HeatmapOptions};
 use crate::plot::spectrum::{spectra_png, Curve, Marker, SlopeLine, SpectraOptions};
 
@@ -97,31 +97,15 @@ pub fn run(gpu_args: &GpuArgs, a: &SpectrumArgs) -> Result<()> {
         bail!("no snapshot at or after t = {}", a.from);
     }
     let gpu = Gpu::new(&gpu_args.options()?)?;
-    let fft = Fft2d::new(&gpu, b, n, n)?;
-    let phys = Tensor::zeros(&gpu, &[b, n, n], DType::F32)?;
-    let spec = Tensor::zeros(&gpu, &[b, n, n / 2 + 1], DType::C32)?;
     let per = b * n * n;
-    let (mut e_avg, mut z_avg) = (Vec::new(), Vec::new());
     let mut rms = Vec::new();
     for &t in &keep {
         let field = &w.data[t * per..(t + 1) * per];
         rms.push((field.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / per as f64).sqrt());
-        phys.write(&gpu, field)?;
-        let mut enc = gpu.encoder("spectrum");
-        fft.run(&mut enc, Transform::R2c, &phys, &spec)?;
-        gpu.submit(enc);
-        let hat = gpu.read_one(&spec)?;
-        for sample in hat.chunks_exact(2 * n * (n / 2 + 1)) {
-            let (e, z) = shell_spectra(sample, n, length);
-            if e_avg.is_empty() {
-                e_avg = vec![0.0; e.len()];
-                z_avg = vec![0.0; z.len()];
-            }
-            let c = 1.0 / (keep.len() * b) as f64;
-            e_avg.iter_mut().zip(&e).for_each(|(a, v)| *a += c * v);
-            z_avg.iter_mut().zip(&z).for_each(|(a, v)| *a += c * v);
-        }
     }
+    // Times increase, so the kept snapshots are the file's last ones.
+    let kept = &w.data[keep[0] * per..(keep[keep.len() - 1] + 1) * per];
+    let (e_avg, z_avg) = mean_shell_spectra(&gpu, kept, n, length)?;
     let mean_rms = mean_rms_of(&rms);
     // Vorticity PDF over the kept snapshots, in units of the mean rms, on
     // ±6 rms (60 bins).

@@ -99,6 +99,29 @@ pub fn heatmap_strip_png(
     w: usize,
     opts: &HeatmapOptions,
 ) -> Result<Vec<f64>> {
+    let image = render_strip(fields, h, w, opts, Some(path))?;
+    // Sides are ≤ MAX_SIDE, so they fit in u32.
+    write_rgb(path, image.width as u32, image.height as u32, &image.rgb)?;
+    Ok(image.limits)
+}
+
+/// A drawn strip: RGB bytes (top row first) and each panel's colour limit.
+pub(crate) struct Strip {
+    pub width: usize,
+    pub height: usize,
+    pub rgb: Vec<u8>,
+    pub limits: Vec<f64>,
+}
+
+/// Draws a strip as [`heatmap_strip_png`] does, refusing an existing
+/// `path` (when given) after the argument checks and before drawing.
+pub(crate) fn render_strip(
+    fields: &[&[f32]],
+    h: usize,
+    w: usize,
+    opts: &HeatmapOptions,
+    path: Option<&Path>,
+) -> Result<Strip> {
     if fields.is_empty() {
         return Err(Error::InvalidArgument(
             "heatmap: no field to draw".to_string(),
@@ -139,7 +162,9 @@ pub fn heatmap_strip_png(
         )));
     }
     let (width, height) = (width.unwrap_or(0), height.unwrap_or(0));
-    io::refuse_existing(path)?;
+    if let Some(path) = path {
+        io::refuse_existing(path)?;
+    }
 
     let limits: Vec<f64> = match opts.limit {
         Some(l) => vec![l; panels],
@@ -174,9 +199,12 @@ pub fn heatmap_strip_png(
             }
         }
     }
-    // Sides are ≤ MAX_SIDE, so they fit in u32.
-    write_rgb(path, width as u32, height as u32, &rgb)?;
-    Ok(limits)
+    Ok(Strip {
+        width,
+        height,
+        rgb,
+        limits,
+    })
 }
 
 /// Largest finite |v| (0 if none).

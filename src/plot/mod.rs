@@ -3,6 +3,8 @@
 //! * [`colormap`]: the diverging blue–white–red colour map ([`colormap::diverging`]).
 //! * [`heatmap`]: fields as PNG heatmaps, one or several side by side
 //!   ([`heatmap::heatmap_png`], [`heatmap::heatmap_strip_png`]).
+//! * [`gif`]: a field's evolution as an animated GIF
+//!   ([`gif::heatmap_gif`], the sampler's denoising trajectory).
 //! * [`spectrum`]: shell spectra `E(k)` against `k` on log–log axes
 //!   ([`spectrum::spectra_png`]).
 //!
@@ -15,6 +17,7 @@
 
 pub mod colormap;
 mod font;
+pub mod gif;
 pub mod heatmap;
 mod png;
 pub mod spectrum;

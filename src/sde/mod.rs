@@ -6,6 +6,7 @@
 //! (2 ln s))` and diffusion coefficient `g(t) = s^t`, `s = 26` (the
 //! reference code's): `d[σ²]/dt = s^{2t} = g²`.
 
+pub mod generate;
 pub mod sampler;
 
 pub use sampler::{

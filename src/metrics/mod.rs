@@ -1,0 +1,189 @@
+//! Offline metrics of closure samples against the truth (science.md §7):
+//! relative error D_RE, D_MSE, pattern correlation, ensemble spread,
+//! spread–skill ratio, CRPS, shell power spectra with a log-spectral
+//! distance and a check for spurious energy at the cutoff.
+//!
+//! Fields are `[n, n]` slices; ensembles are `K` such slices of one
+//! condition. All sums are in f64.
+
+pub mod spectra;
+
+/// `‖pred − truth‖_F / ‖truth‖_F` (the seed's D_Fro; science.md §7). An
+/// all-zero truth gives `inf` unless `pred` is zero too (then 0).
+pub fn relative_error(pred: &[f32], truth: &[f32]) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for (&p, &t) in pred.iter().zip(truth) {
+        let (p, t) = (f64::from(p), f64::from(t));
+        num += (p - t) * (p - t);
+        den += t * t;
+    }
+    if num == 0.0 {
+        0.0
+    } else {
+        (num / den).sqrt()
+    }
+}
+
+/// Mean squared error `mean (pred − truth)²`.
+pub fn mse(pred: &[f32], truth: &[f32]) -> f64 {
+    let s: f64 = pred
+        .iter()
+        .zip(truth)
+        .map(|(&p, &t)| (f64::from(p) - f64::from(t)).powi(2))
+        .sum();
+    s / truth.len().max(1) as f64
+}
+
+/// Pearson (centred pattern) correlation of two fields; 0 when either is
+/// constant.
+pub fn pattern_correlation(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().max(1) as f64;
+    let ma = a.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let mb = b.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(x) - ma, f64::from(y) - mb);
+        sab += x * y;
+        saa += x * x;
+        sbb += y * y;
+    }
+    if saa == 0.0 || sbb == 0.0 {
+        0.0
+    } else {
+        sab / (saa * sbb).sqrt()
+    }
+}
+
+/// Pointwise ensemble mean of `members` (each `[P]`).
+pub fn ensemble_mean(members: &[&[f32]]) -> Vec<f32> {
+    let k = members.len().max(1) as f64;
+    (0..members.first().map_or(0, |m| m.len()))
+        .map(|i| (members.iter().map(|m| f64::from(m[i])).sum::<f64>() / k) as f32)
+        .collect()
+}
+
+/// Ensemble statistics of one condition (`K ≥ 2` members).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EnsembleStats {
+    /// Mean over points of the unbiased ensemble variance (the spread²).
+    pub spread_sq: f64,
+    /// Mean over points of (ensemble mean − truth)² (the skill²).
+    pub error_sq: f64,
+    /// Mean over points of the ensemble CRPS.
+    pub crps: f64,
+}
+
+/// Spread, error of the ensemble mean and CRPS of `members` against
+/// `truth`. The CRPS of an ensemble `x_1..x_K` at one point is
+/// `(1/K) Σ|x_k − y| − (1/(2K²)) Σ_{j,k} |x_j − x_k|` (Gneiting & Raftery
+/// 2007, the energy form), evaluated on the sorted members in O(K log K).
+/// Returns `None` for fewer than 2 members.
+pub fn ensemble_stats(members: &[&[f32]], truth: &[f32]) -> Option<EnsembleStats> {
+    let k = members.len();
+    if k < 2 {
+        return None;
+    }
+    let kf = k as f64;
+    let mut s = EnsembleStats::default();
+    let mut x = vec![0.0f64; k];
+    for (i, &y) in truth.iter().enumerate() {
+        let y = f64::from(y);
+        for (xj, m) in x.iter_mut().zip(members) {
+            *xj = f64::from(m[i]);
+        }
+        let mean = x.iter().sum::<f64>() / kf;
+        s.spread_sq += x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (kf - 1.0);
+        s.error_sq += (mean - y).powi(2);
+        let abs_err = x.iter().map(|v| (v - y).abs()).sum::<f64>() / kf;
+        x.sort_by(f64::total_cmp);
+        // Σ_{j,k} |x_j − x_k| = 2 Σ_j (2j − K + 1) x_(j) on sorted values.
+        let pair: f64 = x
+            .iter()
+            .enumerate()
+            .map(|(j, v)| (2.0 * j as f64 - kf + 1.0) * v)
+            .sum::<f64>()
+            * 2.0;
+        s.crps += abs_err - pair / (2.0 * kf * kf);
+    }
+    let p = truth.len().max(1) as f64;
+    s.spread_sq /= p;
+    s.error_sq /= p;
+    s.crps /= p;
+    Some(s)
+}
+
+/// The spread–skill ratio of accumulated [`EnsembleStats`] of `K`-member
+/// ensembles: `sqrt((K + 1)/K · mean spread²) / sqrt(mean error²)`; 1 for
+/// a calibrated ensemble (the `(K + 1)/K` factor corrects for the finite
+/// ensemble, Fortin et al. 2014), < 1 over-confident, > 1 under-confident.
+pub fn spread_skill(spread_sq: f64, error_sq: f64, k: usize) -> f64 {
+    let kf = k as f64;
+    ((kf + 1.0) / kf * spread_sq).sqrt() / error_sq.sqrt()
+}
+
+/// Root-mean-square difference of `log10` of two spectra over shells
+/// `1 ..= k_max` where both are positive (the log-spectral distance, in
+/// decades); `None` if no shell qualifies.
+pub fn log_spectral_distance(a: &[f64], b: &[f64], k_max: usize) -> Option<f64> {
+    let d: Vec<f64> = (1..=k_max.min(a.len() - 1).min(b.len() - 1))
+        .filter(|&k| a[k] > 0.0 && b[k] > 0.0)
+        .map(|k| (a[k].log10() - b[k].log10()).powi(2))
+        .collect();
+    (!d.is_empty()).then(|| (d.iter().sum::<f64>() / d.len() as f64).sqrt())
+}
+
+/// Ratio of the sample to the truth power summed over the top 20 % of the
+/// resolved shells, `(0.8 k_max, k_max]`: spurious energy piling up at the
+/// cutoff shows as a ratio well above 1 (the report flags > 2).
+pub fn cutoff_ratio(sample: &[f64], truth: &[f64], k_max: usize) -> f64 {
+    let lo = (0.8 * k_max as f64).floor() as usize + 1;
+    let sum = |s: &[f64]| (lo..=k_max.min(s.len() - 1)).map(|k| s[k]).sum::<f64>();
+    sum(sample) / sum(truth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hand-computed values.
+    #[test]
+    fn pointwise_metrics() {
+        let t = [3.0f32, 4.0];
+        assert!((relative_error(&[0.0, 0.0], &t) - 1.0).abs() < 1e-15);
+        assert!((relative_error(&[3.0, 5.0], &t) - 0.2).abs() < 1e-15);
+        assert_eq!(relative_error(&t, &t), 0.0);
+        assert!((mse(&[3.0, 5.0], &t) - 0.5).abs() < 1e-15);
+        let a = [1.0f32, 2.0, 3.0];
+        assert!((pattern_correlation(&a, &[2.0, 4.0, 6.0]) - 1.0).abs() < 1e-12);
+        assert!((pattern_correlation(&a, &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        assert_eq!(pattern_correlation(&a, &[1.0, 1.0, 1.0]), 0.0);
+    }
+
+    /// CRPS on sorted values equals the O(K²) definition; a one-point
+    /// ensemble at the truth has CRPS 0 and no spread; the mean of two
+    /// members.
+    #[test]
+    fn ensemble_statistics() {
+        let m: [&[f32]; 3] = [&[0.0, 1.0], &[2.0, 1.0], &[4.0, 1.0]];
+        let y = [1.0f32, 1.0];
+        let s = ensemble_stats(&m, &y).unwrap();
+        // Point 0: members 0, 2, 4, truth 1: (1 + 1 + 3)/3 − (2·(2 + 4 + 2))/(2·9).
+        let crps0 = 5.0 / 3.0 - 16.0 / 18.0;
+        assert!((s.crps - crps0 / 2.0).abs() < 1e-12, "{}", s.crps);
+        assert!((s.spread_sq - 4.0 / 2.0).abs() < 1e-12);
+        assert!((s.error_sq - 1.0 / 2.0).abs() < 1e-12);
+        assert!(ensemble_stats(&m[..1], &y).is_none());
+        assert_eq!(ensemble_mean(&m[..2]), vec![1.0, 1.0]);
+        assert!((spread_skill(1.0, 1.0, 1_000_000) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn spectral_measures() {
+        let a = [0.0, 1.0, 10.0, 100.0];
+        let b = [0.0, 10.0, 10.0, 100.0];
+        assert!((log_spectral_distance(&a, &b, 3).unwrap() - (1.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!(log_spectral_distance(&a, &[0.0; 4], 3).is_none());
+        // k_max 3: top band (2.4, 3] = shell 3.
+        assert!((cutoff_ratio(&[0.0, 0.0, 0.0, 300.0], &a, 3) - 3.0).abs() < 1e-12);
+    }
+}

@@ -18,6 +18,8 @@ use crate::score::model::ScoreFno;
 use crate::score::spectral_conv::Method;
 use crate::score::train::{TrainConfig, Trainer};
 use crate::score::ScoreConfig;
+use crate::sde::generate::Generator;
+use crate::sde::{Noise, SamplerConfig};
 
 /// What `diffclosure bench` measures.
 #[derive(Subcommand, Debug)]
@@ -29,11 +31,50 @@ pub enum BenchCommand {
     /// ScoreFno forward ms/sample (64² batch 1 and 16, 128² and 256² batch
     /// 4) and training-step ms/sample (64², batch 32), reference sizes.
     Model(ModelBenchArgs),
+    /// Closure samples per second of the reverse sampler (default: the
+    /// fast sampler, EM 10 steps from t_max = 0.1) at 64² batch 1 and 16,
+    /// reference network sizes, one encoder per batch including the
+    /// readback of the samples.
+    Sampler(SamplerBenchArgs),
 }
 
-/// Options of `diffclosure bench model`.
+/// Options of `diffclosure bench sampler`.
 #[derive(Args, Debug)]
-pub struct ModelBenchArgs {
+pub struct SamplerBenchArgs {
+    #[command(flatten)]
+    net: NetArgs,
+    /// Grid points per side.
+    #[arg(long, default_value_t = 64)]
+    grid: usize,
+    /// Batch sizes, comma-separated.
+    #[arg(long, default_value = "1,16", value_delimiter = ',')]
+    batches: Vec<usize>,
+    /// Sampler: em, heun or ode.
+    #[arg(long, default_value = "em")]
+    sampler: String,
+    /// Sampler steps.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Start time of the reverse run.
+    #[arg(long, default_value_t = 0.1)]
+    t_max: f64,
+    /// Spectral convolutions: dft or fft.
+    #[arg(long, default_value = "fft")]
+    spectral: String,
+    /// Seconds per repeat.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Repeats per case; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// The network measured (reference sizes by default), random weights.
+#[derive(Args, Debug)]
+pub struct NetArgs {
     /// Channels of the Fourier layers.
     #[arg(long, default_value_t = 20)]
     width: usize,
@@ -52,6 +93,46 @@ pub struct ModelBenchArgs {
     /// Sensors per axis (the baseline's 16 × 16).
     #[arg(long, default_value_t = 16)]
     sensors: usize,
+}
+
+impl NetArgs {
+    fn config(&self) -> Result<ScoreConfig> {
+        let cfg = ScoreConfig {
+            width: self.width,
+            modes: self.modes,
+            layers: self.layers,
+            embed_dim: self.embed_dim,
+            fc_hidden: self.fc_hidden,
+            vorticity: true,
+            sparse: true,
+        };
+        cfg.validate()?;
+        if self.sensors == 0 {
+            bail!("--sensors must be >= 1");
+        }
+        Ok(cfg)
+    }
+
+    fn describe(&self, model: &ScoreFno) -> String {
+        format!(
+            "ScoreFno width {}, modes {}, {} layers, embed {}, fc {}, {}x{} sensors; {} parameters",
+            self.width,
+            self.modes,
+            self.layers,
+            self.embed_dim,
+            self.fc_hidden,
+            self.sensors,
+            self.sensors,
+            model.params().iter().map(|p| p.len()).sum::<usize>()
+        )
+    }
+}
+
+/// Options of `diffclosure bench model`.
+#[derive(Args, Debug)]
+pub struct ModelBenchArgs {
+    #[command(flatten)]
+    net: NetArgs,
     /// Only these cases (comma-separated: f64x1, f64x16, f128x4, f256x4,
     /// t64x32); default: all.
     #[arg(long)]
@@ -123,6 +204,7 @@ pub fn run(gpu_args: &GpuArgs, cmd: &BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Ns(a) => run_ns(gpu_args, a),
         BenchCommand::Model(a) => run_model(gpu_args, a),
+        BenchCommand::Sampler(a) => run_sampler(gpu_args, a),
     }
 }
 
@@ -255,18 +337,9 @@ struct ModelResult {
 }
 
 fn run_model(gpu_args: &GpuArgs, a: &ModelBenchArgs) -> Result<()> {
-    let cfg = ScoreConfig {
-        width: a.width,
-        modes: a.modes,
-        layers: a.layers,
-        embed_dim: a.embed_dim,
-        fc_hidden: a.fc_hidden,
-        vorticity: true,
-        sparse: true,
-    };
-    cfg.validate()?;
-    if !(a.seconds.is_finite() && a.seconds > 0.0) || a.repeats == 0 || a.sensors == 0 {
-        bail!("--seconds must be > 0, --repeats and --sensors >= 1");
+    let cfg = a.net.config()?;
+    if !(a.seconds.is_finite() && a.seconds > 0.0) || a.repeats == 0 {
+        bail!("--seconds must be > 0, --repeats >= 1");
     }
     let all = [
         ModelCase {
@@ -322,17 +395,7 @@ fn run_model(gpu_args: &GpuArgs, a: &ModelBenchArgs) -> Result<()> {
     let model = ScoreFno::new(&cfg)?;
     let params = init_params(&cfg, 1);
     println!("adapter: {}", gpu.describe());
-    println!(
-        "ScoreFno width {}, modes {}, {} layers, embed {}, fc {}, {}x{} sensors; {} parameters",
-        cfg.width,
-        cfg.modes,
-        cfg.layers,
-        cfg.embed_dim,
-        cfg.fc_hidden,
-        a.sensors,
-        a.sensors,
-        model.params().iter().map(|p| p.len()).sum::<usize>()
-    );
+    println!("{}", a.net.describe(&model));
     println!(
         "{:>8} {:>6} {:>6} {:>8} {:>10} {:>12} {:>10}",
         "case", "grid", "batch", "spectral", "ms/call", "ms/sample", "samples/s"
@@ -391,11 +454,11 @@ fn measure_model(
         let len = 2 * c.batch;
         let data = Samples {
             grid: n,
-            sensors: a.sensors,
+            sensors: a.net.sensors,
             len,
             omega: synthetic(1, len * n * n),
             target: synthetic(2, len * n * n),
-            obs: synthetic(3, len * a.sensors * a.sensors),
+            obs: synthetic(3, len * a.net.sensors * a.net.sensors),
             meta: Default::default(),
         };
         let tcfg = TrainConfig {
@@ -407,10 +470,10 @@ fn measure_model(
         micro = trainer.micro_batch();
         call = Box::new(move || Ok(trainer.step()?));
     } else {
-        let ws = model.workspace(gpu, c.batch, n, a.sensors, method)?;
+        let ws = model.workspace(gpu, c.batch, n, a.net.sensors, method)?;
         ws.x.write(gpu, &synthetic(4, c.batch * n * n))?;
         ws.w.write(gpu, &synthetic(5, c.batch * n * n))?;
-        ws.s.write(gpu, &synthetic(6, c.batch * a.sensors * a.sensors))?;
+        ws.s.write(gpu, &synthetic(6, c.batch * a.net.sensors * a.net.sensors))?;
         ws.t.write(gpu, &vec![0.3; c.batch])?;
         let p = crate::gpu::Tensor::from_f32(gpu, &[params.len()], crate::gpu::DType::F32, params)?;
         let (model, gpu2) = (model.clone(), gpu.clone());
@@ -425,25 +488,11 @@ fn measure_model(
             Ok(())
         });
     }
-    let mut timed = |calls: usize| -> Result<f64> {
-        let t = Instant::now();
-        for _ in 0..calls {
-            call()?;
-        }
-        gpu.wait()?;
-        Ok(t.elapsed().as_secs_f64())
-    };
-    timed(1)?;
-    let per = timed(1)?;
-    let calls = ((a.seconds / per.max(1e-6)).round() as usize).clamp(1, 10_000);
-    let mut times: Vec<f64> = (0..a.repeats)
-        .map(|_| timed(calls).map(|s| s / calls as f64))
-        .collect::<Result<_>>()?;
-    times.sort_by(f64::total_cmp);
-    let t = times[times.len() / 2];
+    let (calls, t) = median_seconds(gpu, &mut *call, a.seconds, a.repeats)?;
     let mut profile = Vec::new();
     if a.profile && gpu.time_dispatches(2048) {
-        timed(1)?;
+        call()?;
+        gpu.wait()?;
         let mut by: Vec<(String, f64)> = Vec::new();
         for (label, ns) in gpu.dispatch_times()? {
             let family = label.split('[').next().unwrap_or(&label).to_string();
@@ -472,6 +521,116 @@ fn measure_model(
         samples_per_s: c.batch as f64 / t,
         profile,
     })
+}
+
+fn run_sampler(gpu_args: &GpuArgs, a: &SamplerBenchArgs) -> Result<()> {
+    let cfg = a.net.config()?;
+    let scfg = SamplerConfig {
+        sampler: a.sampler.parse()?,
+        steps: a.steps,
+        t_max: a.t_max,
+        ..Default::default()
+    };
+    scfg.times()?;
+    cfg.check_grid(a.grid)?;
+    let method: Method = a.spectral.parse()?;
+    if !(a.seconds.is_finite() && a.seconds > 0.0) || a.repeats == 0 {
+        bail!("--seconds must be > 0, --repeats >= 1");
+    }
+    if a.batches.is_empty() || a.batches.contains(&0) {
+        bail!("--batches: sizes >= 1");
+    }
+    if let Some(p) = &a.json {
+        io::refuse_existing(p)?;
+        io::check_writable(p)?;
+    }
+    let gpu = Gpu::new(&gpu_args.options()?)?;
+    let params = init_params(&cfg, 1);
+    println!("adapter: {}", gpu.describe());
+    println!("{}", a.net.describe(&ScoreFno::new(&cfg)?));
+    println!(
+        "sampler {} x{} from t_max = {} ({} score evaluations), {}x{} grid, spectral {method}",
+        scfg.sampler,
+        scfg.steps,
+        scfg.t_max,
+        scfg.sampler.evals(scfg.steps),
+        a.grid,
+        a.grid
+    );
+    println!(
+        "{:>6} {:>12} {:>10} {:>16}",
+        "batch", "ms/batch", "samples/s", "ms/eval/sample"
+    );
+    let n = a.grid;
+    let mut results = Vec::new();
+    for &b in &a.batches {
+        let s = a.net.sensors;
+        let data = Samples {
+            grid: n,
+            sensors: s,
+            len: b,
+            omega: synthetic(5, b * n * n),
+            target: synthetic(2, b * n * n),
+            obs: synthetic(6, b * s * s),
+            meta: Default::default(),
+        };
+        let g = Generator::new(&gpu, &cfg, &params, &data, scfg, b, method)?;
+        let conds: Vec<usize> = (0..b).collect();
+        let noise = Noise::batch(0, b * n * n);
+        let mut call = || -> Result<()> {
+            g.run(&conds, &noise, None)?;
+            Ok(())
+        };
+        let (calls, t) = median_seconds(&gpu, &mut call, a.seconds, a.repeats)?;
+        let r = serde_json::json!({
+            "grid": n, "batch": b, "sampler": scfg.sampler.to_string(), "steps": scfg.steps,
+            "t_max": scfg.t_max, "spectral": method.to_string(), "calls_per_repeat": calls,
+            "ms_per_batch": 1e3 * t, "samples_per_s": b as f64 / t,
+            "ms_per_eval_per_sample": 1e3 * t / (b * scfg.sampler.evals(scfg.steps)) as f64,
+        });
+        println!(
+            "{:>6} {:>12.1} {:>10.2} {:>16.2}",
+            b,
+            1e3 * t,
+            b as f64 / t,
+            1e3 * t / (b * scfg.sampler.evals(scfg.steps)) as f64
+        );
+        results.push(r);
+    }
+    if let Some(p) = &a.json {
+        let doc = serde_json::json!({ "adapter": gpu.describe(), "config": cfg.to_metadata(), "sampler": results });
+        io::write_bytes_atomic(p, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+/// Seconds per call of `call` (which records and submits GPU work): one
+/// warm-up call, then `repeats` repeats of as many calls as fill
+/// `seconds`, each timed to the GPU's completion; the median repeat.
+/// Returns (calls per repeat, seconds per call).
+fn median_seconds(
+    gpu: &Gpu,
+    call: &mut dyn FnMut() -> Result<()>,
+    seconds: f64,
+    repeats: usize,
+) -> Result<(usize, f64)> {
+    let mut timed = |calls: usize| -> Result<f64> {
+        let t = Instant::now();
+        for _ in 0..calls {
+            call()?;
+        }
+        gpu.wait()?;
+        Ok(t.elapsed().as_secs_f64())
+    };
+    timed(1)?;
+    let per = timed(1)?;
+    let calls = ((seconds / per.max(1e-6)).round() as usize).clamp(1, 10_000);
+    let mut times: Vec<f64> = (0..repeats)
+        .map(|_| timed(calls).map(|s| s / calls as f64))
+        .collect::<Result<_>>()?;
+    times.sort_by(f64::total_cmp);
+    Ok((calls, times[times.len() / 2]))
 }
 
 /// Deterministic O(1) test values (a hash of the index), no RNG needed.

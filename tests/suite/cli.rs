@@ -1,6 +1,7 @@
 //! The `diffclosure` binary: `info` lists adapters, a missing backend gives
 //! a clear error and a non-zero exit code without a panic.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub(crate) fn diffclosure(args: &[&str]) -> (bool, String, String) {
@@ -15,6 +16,31 @@ pub(crate) fn diffclosure(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `name` in this process's directory `diffclosure-{tag}-PID` under the
+/// system temp dir (created), with any old file of that name removed
+/// unless `keep`.
+pub(crate) fn test_path(tag: &str, name: &str, keep: bool) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("diffclosure-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    if !keep {
+        let _ = std::fs::remove_file(&p);
+    }
+    p
+}
+
+/// A path as the UTF-8 argument it is in these tests.
+pub(crate) fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Runs the binary and asserts success; returns stdout.
+pub(crate) fn ok(args: &[&str]) -> String {
+    let (ok, out, err) = diffclosure(args);
+    assert!(ok, "{args:?}: {err}");
+    out
 }
 
 #[test]

@@ -12,30 +12,16 @@ use image::AnimationDecoder;
 
 use diffclosure::data::io;
 
-use crate::cli::diffclosure;
+use crate::cli::{diffclosure, ok, s, test_path};
 
 /// `name` in this test's directory (not removed: see [`tmp`]).
 fn path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("diffclosure-sample-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    test_path("sample", name, true)
 }
 
 /// A fresh `name` in this test's directory (an old file removed).
 fn tmp(name: &str) -> PathBuf {
-    let p = path(name);
-    let _ = std::fs::remove_file(&p);
-    p
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let (ok, out, err) = diffclosure(args);
-    assert!(ok, "{args:?}: {err}");
-    out
+    test_path("sample", name, false)
 }
 
 fn fails(args: &[&str], needle: &str) {

@@ -9,24 +9,10 @@ use std::time::{Duration, Instant};
 
 use diffclosure::data::io;
 
-use crate::cli::diffclosure;
+use crate::cli::{diffclosure, ok, s, test_path};
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("diffclosure-train-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    let _ = std::fs::remove_file(&p);
-    p
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let (ok, out, err) = diffclosure(args);
-    assert!(ok, "{args:?}: {err}");
-    out
+    test_path("train", name, false)
 }
 
 /// A G-scenario train split at `grid`² from `trajectories` runs of the

@@ -339,6 +339,8 @@ pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
     let gpu = Gpu::new(&gpu_args.options()?)?;
     let generator = Generator::new(&gpu, &ck.config, &ck.params, &data, cfg, a.batch, method)?;
     let b = generator.batch();
+    // Pipelines are compiled before the clock starts.
+    generator.prepare()?;
     let stride = ((all.len() * k * n * n) / 4) as u64;
     let bar = if a.quiet {
         ProgressBar::hidden()

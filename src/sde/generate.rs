@@ -99,6 +99,53 @@ impl Generator {
         &self.sampler
     }
 
+    /// Builds every pipeline a batch uses (by recording one and dropping
+    /// it), so that timing starts with the GPU work: drivers compile
+    /// shaders when a pipeline is created (seconds on lavapipe).
+    ///
+    /// # Errors
+    /// Kernel build errors.
+    pub fn prepare(&self) -> Result<()> {
+        let mut enc = self.gpu.encoder("prepare");
+        self.record(&mut enc, &Noise::batch(0, 4), None)
+    }
+
+    fn record(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        noise: &Noise,
+        frames: Option<&Tensor>,
+    ) -> Result<()> {
+        let (b, gpu) = (self.ws.batch, &self.gpu);
+        let (n, s) = (self.ws.n, self.ws.sensors);
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        for (src, dst, cols) in [
+            (&self.omega, &self.ws.w, n * n),
+            (&self.obs, &self.ws.s, s * s),
+        ] {
+            let p = GlueParams {
+                batch: b as u32,
+                cols: cols as u32,
+                ..Default::default()
+            };
+            glue::record(
+                gpu,
+                &mut pass,
+                &GATHER_ROWS,
+                &p,
+                &[&self.index, src, dst],
+                b * cols,
+            )?;
+        }
+        let score = NetworkScore {
+            model: &self.model,
+            params: &self.params,
+            ws: &self.ws,
+        };
+        self.sampler
+            .record(gpu, &mut pass, &score, noise, Start::Prior, frames)
+    }
+
     /// Records and runs one batch: slot `b` samples the closure for dataset
     /// sample `conditions[b]` with the noise `noise` assigns to slot `b`;
     /// returns the samples `[len(conditions), n, n]`. Fewer conditions than
@@ -115,8 +162,7 @@ impl Generator {
         noise: &Noise,
         frames: Option<&Tensor>,
     ) -> Result<Vec<f32>> {
-        let b = self.ws.batch;
-        let (n, s) = (self.ws.n, self.ws.sensors);
+        let (b, n) = (self.ws.batch, self.ws.n);
         let last = match conditions.last() {
             Some(&l) if conditions.len() <= b => l,
             _ => {
@@ -136,36 +182,9 @@ impl Generator {
             .map(|i| f32::from_bits(*conditions.get(i).unwrap_or(&last) as u32))
             .collect();
         self.index.write(&self.gpu, &idx)?;
+        let mut enc = self.gpu.encoder("sample batch");
+        self.record(&mut enc, noise, frames)?;
         let gpu = &self.gpu;
-        let mut enc = gpu.encoder("sample batch");
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            for (src, dst, cols) in [
-                (&self.omega, &self.ws.w, n * n),
-                (&self.obs, &self.ws.s, s * s),
-            ] {
-                let p = GlueParams {
-                    batch: b as u32,
-                    cols: cols as u32,
-                    ..Default::default()
-                };
-                glue::record(
-                    gpu,
-                    &mut pass,
-                    &GATHER_ROWS,
-                    &p,
-                    &[&self.index, src, dst],
-                    b * cols,
-                )?;
-            }
-            let score = NetworkScore {
-                model: &self.model,
-                params: &self.params,
-                ws: &self.ws,
-            };
-            self.sampler
-                .record(gpu, &mut pass, &score, noise, Start::Prior, frames)?;
-        }
         gpu.submit(enc);
         let mut x = gpu.read_one(&self.ws.x)?;
         x.truncate(conditions.len() * n * n);

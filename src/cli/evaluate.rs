@@ -79,7 +79,13 @@ fn evaluate_file(gpu: &Gpu, path: &Path, label: Option<&String>) -> Result<(Row,
     }
     let (s, t) = (f.get(path, "samples")?, f.get(path, "target")?);
     let sh = &s.shape;
-    if sh.len() != 4 || t.shape != [sh[0], sh[2], sh[3]] || sh[0] == 0 || sh[1] == 0 {
+    if sh.len() != 4
+        || sh[2] != sh[3]
+        || sh[2] < 2
+        || t.shape != [sh[0], sh[2], sh[3]]
+        || sh[0] == 0
+        || sh[1] == 0
+    {
         bail!(
             "{}: samples {:?} and target {:?}: expected [C, K, n, n] and [C, n, n]",
             path.display(),
@@ -188,8 +194,16 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
     }
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}", a.out.display()))?;
     let (md_path, json_path) = (a.out.join("report.md"), a.out.join("report.json"));
-    io::refuse_existing(&md_path)?;
-    io::refuse_existing(&json_path)?;
+    let spectra_path = a.out.join("spectra.png");
+    let fields_path = |i: usize| a.out.join(format!("row{}_fields.png", i + 1));
+    // Every output is checked before any work: a failed run leaves none.
+    for p in [&md_path, &json_path, &spectra_path]
+        .into_iter()
+        .cloned()
+        .chain((0..a.samples.len()).map(fields_path))
+    {
+        io::refuse_existing(&p)?;
+    }
     let gpu = Gpu::new(&gpu_args.options()?)?;
     let mut rows = Vec::new();
     let mut curves = Vec::new();
@@ -201,9 +215,8 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
             .iter()
             .map(|v| f64::from(v.abs()))
             .fold(0.0, f64::max);
-        let fields = a.out.join(format!("row{}_fields.png", i + 1));
         heatmap_strip_png(
-            &fields,
+            &fields_path(i),
             &panels,
             n,
             n,
@@ -226,7 +239,7 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
         rows.push(row);
     }
     spectra_png(
-        &a.out.join("spectra.png"),
+        &spectra_path,
         "power spectra of the closure term: truth vs samples",
         &curves,
         &SpectraOptions {

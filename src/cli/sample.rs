@@ -19,7 +19,7 @@ use crate::plot::heatmap::{heatmap_strip_png, HeatmapOptions};
 use crate::score::checkpoint;
 use crate::score::spectral_conv::Method;
 use crate::sde::generate::Generator;
-use crate::sde::{Noise, Sampler, SamplerConfig, VeSde};
+use crate::sde::{frame_steps, Frames, Noise, Sampler, SamplerConfig, VeSde};
 
 /// The `format` metadata value of a samples file.
 pub const FORMAT: &str = "diffclosure.samples.v1";
@@ -75,11 +75,12 @@ pub struct SampleArgs {
     #[arg(long, default_value = "fft")]
     spectral: String,
     /// This run's part of the job, `i/n` (0 <= i < n): the conditions are
-    /// cut into n contiguous pieces. Default: from SLURM_ARRAY_TASK_ID
-    /// (minus SLURM_ARRAY_TASK_MIN) and SLURM_ARRAY_TASK_COUNT when set,
-    /// else the whole job. For a shard, `{i}` and `{n}` in --out are
-    /// replaced; if --out has neither, `.shard-I-of-N` goes before its
-    /// extension. `diffclosure merge` joins the shards.
+    /// cut into n contiguous pieces; or `slurm`: the piece of this task of
+    /// a Slurm array job ((SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN) /
+    /// SLURM_ARRAY_TASK_STEP of SLURM_ARRAY_TASK_COUNT). `{i}` and `{n}` in
+    /// --out are replaced; for a shard of several without them,
+    /// `.shard-I-of-N` goes before the extension. `diffclosure merge` joins
+    /// the shards. Default: the whole job.
     #[arg(long)]
     shard: Option<String>,
     /// Output samples file (safetensors: `samples` [C, K, n, n],
@@ -92,9 +93,10 @@ pub struct SampleArgs {
     /// Batches between progress saves to `OUT.partial`.
     #[arg(long, default_value_t = 20)]
     checkpoint_every: usize,
-    /// Write the denoising trajectory of the first sample of this run to
-    /// this directory: `trajectory.png` (a strip from the noise at t_max
-    /// to the sample, then the truth) and `trajectory.gif`.
+    /// Write the denoising trajectory of the job's first sample to this
+    /// directory (by shard 0): `trajectory.png` (a strip from the noise at
+    /// t_max to the sample, at most 24 frames, then the truth) and
+    /// `trajectory.gif` (at most 60 frames).
     #[arg(long)]
     trajectory: Option<PathBuf>,
     /// No progress bar.
@@ -102,37 +104,44 @@ pub struct SampleArgs {
     quiet: bool,
 }
 
-/// `i/n` from the flag or Slurm's array variables.
+/// `i/n` from the flag (`i/n` or `slurm`: Slurm's array variables).
 fn shard(flag: Option<&str>) -> Result<(usize, usize)> {
     let parse = |s: &str, what: &str| -> Result<usize> {
         s.trim()
             .parse()
             .with_context(|| format!("{what} '{s}' is not a non-negative integer"))
     };
+    let env = |name: &str| -> Result<usize> {
+        let v = std::env::var(name).with_context(|| {
+            format!("--shard slurm: {name} is not set (not a Slurm array task?)")
+        })?;
+        parse(&v, name)
+    };
     let (i, n) = match flag {
+        None => (0, 1),
+        Some("slurm") => {
+            let (id, min, count) = (
+                env("SLURM_ARRAY_TASK_ID")?,
+                env("SLURM_ARRAY_TASK_MIN")?,
+                env("SLURM_ARRAY_TASK_COUNT")?,
+            );
+            let step = std::env::var("SLURM_ARRAY_TASK_STEP")
+                .ok()
+                .map(|v| parse(&v, "SLURM_ARRAY_TASK_STEP"))
+                .transpose()?
+                .unwrap_or(1)
+                .max(1);
+            if id < min || (id - min) % step != 0 {
+                bail!("SLURM_ARRAY_TASK_ID {id} is not in the array {min}, {min}+{step}, …: use --shard i/n for arrays given as lists");
+            }
+            ((id - min) / step, count)
+        }
         Some(s) => {
             let (i, n) = s
                 .split_once('/')
-                .with_context(|| format!("--shard '{s}': expected i/n, e.g. 0/4"))?;
+                .with_context(|| format!("--shard '{s}': expected i/n (e.g. 0/4) or slurm"))?;
             (parse(i, "--shard index")?, parse(n, "--shard count")?)
         }
-        None => match (
-            std::env::var("SLURM_ARRAY_TASK_ID"),
-            std::env::var("SLURM_ARRAY_TASK_COUNT"),
-        ) {
-            (Ok(id), Ok(count)) => {
-                let min = std::env::var("SLURM_ARRAY_TASK_MIN").unwrap_or_else(|_| "0".into());
-                let (id, min) = (
-                    parse(&id, "SLURM_ARRAY_TASK_ID")?,
-                    parse(&min, "SLURM_ARRAY_TASK_MIN")?,
-                );
-                if id < min {
-                    bail!("SLURM_ARRAY_TASK_ID {id} < SLURM_ARRAY_TASK_MIN {min}");
-                }
-                (id - min, parse(&count, "SLURM_ARRAY_TASK_COUNT")?)
-            }
-            _ => (0, 1),
-        },
     };
     if n == 0 || i >= n {
         bail!("shard {i}/{n}: need 0 <= i < n");
@@ -178,7 +187,7 @@ fn job_metadata(
     a: &SampleArgs,
     cfg: &SamplerConfig,
     data: &Samples,
-    model_meta: &HashMap<String, String>,
+    (model_params, model_meta): (&[f32], &HashMap<String, String>),
     conditions: usize,
 ) -> HashMap<String, String> {
     let mut m = HashMap::new();
@@ -186,8 +195,11 @@ fn job_metadata(
         m.insert(k.to_string(), v);
     };
     put("format", FORMAT.into());
-    put("model", a.model.display().to_string());
-    put("data", a.data.display().to_string());
+    put("model.hash", fingerprint(&[model_params]));
+    put(
+        "data.hash",
+        fingerprint(&[&data.omega, &data.obs, &data.target]),
+    );
     put("data.samples", data.len.to_string());
     put("grid", data.grid.to_string());
     put("sensors", data.sensors.to_string());
@@ -213,6 +225,30 @@ fn job_metadata(
     }
     m
 }
+
+/// A 64-bit FNV-1a hash of the values' bits, as hex: identifies a model's
+/// weights or a dataset independently of its path.
+fn fingerprint(parts: &[&[f32]]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for v in parts.iter().flat_map(|p| p.iter()) {
+        for b in v.to_bits().to_le_bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Metadata of a samples file that does not identify the job: where its
+/// inputs lay, which shard it is, and how long it took.
+const VOLATILE: [&str; 7] = [
+    "model",
+    "data",
+    "shard",
+    "first_condition",
+    "wall_s",
+    "timed_samples",
+    "adapter",
+];
 
 /// Runs `diffclosure sample`.
 ///
@@ -302,15 +338,18 @@ pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
     let (c0, c1) = (si * all.len() / sn, (si + 1) * all.len() / sn);
     let mine = &all[c0..c1];
     let items = mine.len() * k;
-    let mut meta = job_metadata(a, &cfg, &data, &ck.meta, all.len());
+    let mut meta = job_metadata(a, &cfg, &data, (&ck.params, &ck.meta), all.len());
     meta.insert("shard".into(), format!("{si}/{sn}"));
     meta.insert("first_condition".into(), c0.to_string());
+    meta.insert("model".into(), a.model.display().to_string());
+    meta.insert("data".into(), a.data.display().to_string());
 
     // Resume: the samples done so far, from a run of the same job.
     let mut samples: Vec<f32> = Vec::with_capacity(items * n * n);
     if a.resume && partial.exists() {
         let f = io::read(&partial)?;
-        for (key, want) in &meta {
+        // Everything but where the inputs lie (their hashes are compared).
+        for (key, want) in meta.iter().filter(|(k, _)| *k != "model" && *k != "data") {
             let have = f.metadata.get(key);
             if have != Some(want) {
                 bail!(
@@ -336,12 +375,23 @@ pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
         );
     }
 
+    // The trajectory is drawn by shard 0; its files are checked now.
+    let traj_dir = a.trajectory.clone().filter(|_| si == 0);
+    if let Some(dir) = &traj_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+        io::refuse_existing(&dir.join("trajectory.png"))?;
+        io::refuse_existing(&dir.join("trajectory.gif"))?;
+    } else if a.trajectory.is_some() {
+        eprintln!("--trajectory: drawn by shard 0 only");
+    }
     let gpu = Gpu::new(&gpu_args.options()?)?;
     let generator = Generator::new(&gpu, &ck.config, &ck.params, &data, cfg, a.batch, method)?;
     let b = generator.batch();
     // Pipelines are compiled before the clock starts.
     generator.prepare()?;
-    let stride = ((all.len() * k * n * n) / 4) as u64;
+    // Philox blocks of 4 normals; n is a power of two >= 4, so a sample's
+    // n² values start on a block boundary.
+    let stride = (all.len() * k * n * n).div_ceil(4) as u64;
     let bar = if a.quiet {
         ProgressBar::hidden()
     } else {
@@ -353,15 +403,23 @@ pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
     );
     let done0 = samples.len() / (n * n);
     bar.set_position(done0 as u64);
-    let save_partial = |samples: &[f32]| -> Result<()> {
+    // Moves the samples into the tensor and back: no copy.
+    let save_partial = |samples: &mut Vec<f32>| -> Result<()> {
         let t = NamedTensor {
             shape: vec![samples.len() / (n * n), n, n],
-            data: samples.to_vec(),
+            data: std::mem::take(samples),
         };
-        io::write_atomic(&partial, &[("samples", &t)], &meta)?;
-        Ok(())
+        let r = io::write_atomic(&partial, &[("samples", &t)], &meta);
+        *samples = t.data;
+        Ok(r?)
     };
-    let mut frames_done = a.trajectory.is_none() || done0 > 0;
+    // The trajectory: the first batch of shard 0, frames of its slot 0.
+    let (strip_steps, gif_steps) = (frame_steps(cfg.steps, 24), frame_steps(cfg.steps, 60));
+    let mut frames_done = traj_dir.is_none();
+    if traj_dir.is_some() && done0 > 0 {
+        eprintln!("--resume: the trajectory was drawn by the first part of the run (or not at all); skipped");
+        frames_done = true;
+    }
     let t0 = Instant::now();
     let mut batches = 0;
     let mut done = done0;
@@ -373,11 +431,17 @@ pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
             stride,
             offset: (((c0 * k + done) * n * n) / 4) as u64,
         };
-        let frames = if frames_done {
+        let steps: Vec<usize> = strip_steps.iter().chain(&gif_steps).copied().collect();
+        let frame_tensor = if frames_done {
             None
         } else {
-            Some(Tensor::zeros(&gpu, &[cfg.steps + 1, b, n, n], DType::F32)?)
+            Some(Tensor::zeros(&gpu, &[steps.len(), n, n], DType::F32)?)
         };
+        let frames = frame_tensor.as_ref().map(|tensor| Frames {
+            tensor,
+            steps: &steps,
+            points: n * n,
+        });
         let x = generator.run(&conds, &noise, frames.as_ref())?;
         if let Some(i) = x.iter().position(|v| !v.is_finite()) {
             bail!(
@@ -387,8 +451,11 @@ pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
             );
         }
         samples.extend_from_slice(&x);
-        if let (Some(f), Some(dir)) = (frames, &a.trajectory) {
-            write_trajectory(&gpu, &f, dir, (b, n), &data, conds[0], &cfg)?;
+        if let (Some(f), Some(dir)) = (&frame_tensor, &traj_dir) {
+            let v = gpu.read_one(f)?;
+            let (strip, gif) = v.split_at(strip_steps.len() * n * n);
+            let truth = &data.target[conds[0] * n * n..(conds[0] + 1) * n * n];
+            write_trajectory(dir, strip, gif, truth, n)?;
             frames_done = true;
         }
         done += count;
@@ -399,7 +466,7 @@ pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
             (done - done0) as f64 / t0.elapsed().as_secs_f64()
         ));
         if batches % a.checkpoint_every == 0 && done < items {
-            save_partial(&samples)?;
+            save_partial(&mut samples)?;
         }
     }
     bar.finish_and_clear();
@@ -454,39 +521,27 @@ pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
     Ok(())
 }
 
-/// The trajectory figures of batch slot 0: every frame, then the truth.
-fn write_trajectory(
-    gpu: &Gpu,
-    frames: &Tensor,
-    dir: &Path,
-    (b, n): (usize, usize),
-    data: &Samples,
-    condition: usize,
-    cfg: &SamplerConfig,
-) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
-    let f = gpu.read_one(frames)?;
-    let p = n * n;
-    let fields: Vec<&[f32]> = (0..=cfg.steps)
-        .map(|i| &f[i * b * p..i * b * p + p])
-        .collect();
-    let truth = &data.target[condition * p..(condition + 1) * p];
+/// The trajectory figures: the strip's frames then the truth as PNG, the
+/// GIF's frames (each `[n, n]`, concatenated), one colour scale ± max
+/// |truth|.
+fn write_trajectory(dir: &Path, strip: &[f32], gif: &[f32], truth: &[f32], n: usize) -> Result<()> {
     let limit = truth.iter().map(|v| f64::from(v.abs())).fold(0.0, f64::max);
     let opts = HeatmapOptions {
         limit: (limit > 0.0).then_some(limit),
         min_size: 128,
         ..Default::default()
     };
-    let mut strip = fields.clone();
-    strip.push(truth);
-    heatmap_strip_png(&dir.join("trajectory.png"), &strip, n, n, &opts)?;
+    let mut panels: Vec<&[f32]> = strip.chunks_exact(n * n).collect();
+    panels.push(truth);
+    heatmap_strip_png(&dir.join("trajectory.png"), &panels, n, n, &opts)?;
+    let frames: Vec<&[f32]> = gif.chunks_exact(n * n).collect();
     let gif_opts = HeatmapOptions {
         min_size: 256,
         ..opts
     };
     heatmap_gif(
         &dir.join("trajectory.gif"),
-        &fields,
+        &frames,
         n,
         n,
         &gif_opts,
@@ -527,13 +582,6 @@ pub fn merge(a: &MergeArgs) -> Result<()> {
         files.push((first, p.clone(), f));
     }
     files.sort_by_key(|f| f.0);
-    let volatile = [
-        "shard",
-        "first_condition",
-        "wall_s",
-        "timed_samples",
-        "adapter",
-    ];
     let (_, p0, f0) = &files[0];
     let total: usize = f0.meta(p0, "conditions")?.parse()?;
     let mut next = 0;
@@ -542,7 +590,7 @@ pub fn merge(a: &MergeArgs) -> Result<()> {
     let mut shape = Vec::new();
     for (first, p, f) in &files {
         for (key, v) in &f0.metadata {
-            if volatile.contains(&key.as_str()) {
+            if VOLATILE.contains(&key.as_str()) {
                 continue;
             }
             if f.metadata.get(key) != Some(v) {

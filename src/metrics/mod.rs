@@ -125,7 +125,8 @@ pub fn spread_skill(spread_sq: f64, error_sq: f64, k: usize) -> f64 {
 /// `1 ..= k_max` where both are positive (the log-spectral distance, in
 /// decades); `None` if no shell qualifies.
 pub fn log_spectral_distance(a: &[f64], b: &[f64], k_max: usize) -> Option<f64> {
-    let d: Vec<f64> = (1..=k_max.min(a.len() - 1).min(b.len() - 1))
+    let top = k_max.min(a.len().min(b.len()).saturating_sub(1));
+    let d: Vec<f64> = (1..=top)
         .filter(|&k| a[k] > 0.0 && b[k] > 0.0)
         .map(|k| (a[k].log10() - b[k].log10()).powi(2))
         .collect();
@@ -137,7 +138,7 @@ pub fn log_spectral_distance(a: &[f64], b: &[f64], k_max: usize) -> Option<f64> 
 /// cutoff shows as a ratio well above 1 (the report flags > 2).
 pub fn cutoff_ratio(sample: &[f64], truth: &[f64], k_max: usize) -> f64 {
     let lo = (0.8 * k_max as f64).floor() as usize + 1;
-    let sum = |s: &[f64]| (lo..=k_max.min(s.len() - 1)).map(|k| s[k]).sum::<f64>();
+    let sum = |s: &[f64]| s.iter().take(k_max + 1).skip(lo).sum::<f64>();
     sum(sample) / sum(truth)
 }
 
@@ -183,6 +184,7 @@ mod tests {
         let b = [0.0, 10.0, 10.0, 100.0];
         assert!((log_spectral_distance(&a, &b, 3).unwrap() - (1.0f64 / 3.0).sqrt()).abs() < 1e-12);
         assert!(log_spectral_distance(&a, &[0.0; 4], 3).is_none());
+        assert!(log_spectral_distance(&[], &[], 3).is_none());
         // k_max 3: top band (2.4, 3] = shell 3.
         assert!((cutoff_ratio(&[0.0, 0.0, 0.0, 300.0], &a, 3) - 3.0).abs() < 1e-12);
     }

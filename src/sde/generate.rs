@@ -14,7 +14,7 @@ use crate::score::glue::{self, GlueParams, GATHER_ROWS};
 use crate::score::model::{ScoreFno, Workspace};
 use crate::score::spectral_conv::Method;
 use crate::score::ScoreConfig;
-use crate::sde::{NetworkScore, Noise, ReverseSampler, SamplerConfig, Start};
+use crate::sde::{Frames, NetworkScore, Noise, ReverseSampler, SamplerConfig, Start};
 
 /// Generates closure samples in batches of a fixed size on one grid.
 pub struct Generator {
@@ -114,7 +114,7 @@ impl Generator {
         &self,
         enc: &mut wgpu::CommandEncoder,
         noise: &Noise,
-        frames: Option<&Tensor>,
+        frames: Option<&Frames<'_>>,
     ) -> Result<()> {
         let (b, gpu) = (self.ws.batch, &self.gpu);
         let (n, s) = (self.ws.n, self.ws.sensors);
@@ -150,8 +150,8 @@ impl Generator {
     /// sample `conditions[b]` with the noise `noise` assigns to slot `b`;
     /// returns the samples `[len(conditions), n, n]`. Fewer conditions than
     /// the batch leave the other slots repeating the last one (discarded).
-    /// With `frames` (`[N + 1, batch, n, n]`), the state after the start and
-    /// every step is kept there.
+    /// With `frames`, snapshots of the trajectory are kept there (slot 0 is
+    /// the first condition's sample).
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for no condition, more than the batch, or
@@ -160,7 +160,7 @@ impl Generator {
         &self,
         conditions: &[usize],
         noise: &Noise,
-        frames: Option<&Tensor>,
+        frames: Option<&Frames<'_>>,
     ) -> Result<Vec<f32>> {
         let (b, n) = (self.ws.batch, self.ws.n);
         let last = match conditions.last() {

@@ -10,8 +10,8 @@ pub mod generate;
 pub mod sampler;
 
 pub use sampler::{
-    Mixture, MixtureScore, NetworkScore, Noise, ReverseSampler, Sampler, SamplerConfig,
-    ScoreSource, Start,
+    frame_steps, Frames, Mixture, MixtureScore, NetworkScore, Noise, ReverseSampler, Sampler,
+    SamplerConfig, ScoreSource, Start,
 };
 
 /// The VE-SDE with base `s` (science.md §5; the reference code: 26).
@@ -81,6 +81,14 @@ mod tests {
         assert!((sde.sigma(1e-8).powi(2) / 1e-8 - 1.0).abs() < 1e-6);
         // The fast-sampling terminal time of science.md §5: σ(0.1) ≈ 0.38.
         assert!((sde.sigma(0.1) - 0.38).abs() < 0.01, "{}", sde.sigma(0.1));
+    }
+
+    /// Trajectory frames: evenly spaced, first and last included.
+    #[test]
+    fn frame_steps_span_the_run() {
+        assert_eq!(frame_steps(10, 24), (0..=10).collect::<Vec<_>>());
+        assert_eq!(frame_steps(1000, 5), vec![0, 250, 500, 750, 1000]);
+        assert_eq!(frame_steps(3, 1), vec![0, 3]);
     }
 
     /// The schedule starts at t_max, ends at t_min, decreases, and with

@@ -309,6 +309,26 @@ pub enum Start {
     Given,
 }
 
+/// Snapshots of a reverse run (the denoising trajectory): after each step
+/// listed in `steps` (0: the start, `i`: after step `i`), the first
+/// `points` values of the state go to frame slot `j` of `tensor`
+/// (`[steps.len(), points]`).
+pub struct Frames<'a> {
+    /// Destination, `[steps.len(), points]`.
+    pub tensor: &'a Tensor,
+    /// Steps to keep, each in `0 ..= N`.
+    pub steps: &'a [usize],
+    /// Values per frame (`n²`: the batch's first sample).
+    pub points: usize,
+}
+
+/// `count` steps out of `0 ..= n` (all if `count > n`), evenly spaced,
+/// always with the start and the end: the frames of a trajectory figure.
+pub fn frame_steps(n: usize, count: usize) -> Vec<usize> {
+    let c = count.clamp(2, n + 1);
+    (0..c).map(|j| j * n / (c - 1)).collect()
+}
+
 /// One sampler over a batch of `count` points: its schedule and scratch.
 pub struct ReverseSampler {
     cfg: SamplerConfig,
@@ -347,12 +367,12 @@ impl ReverseSampler {
     }
 
     /// Records a whole reverse run into `pass`: the result is left in
-    /// `score.input()`. `frames` (`[N + 1, count]`), when given, receives
-    /// the state after the start and after every step.
+    /// `score.input()`. `frames`, when given, receives snapshots of the
+    /// state (see [`Frames`]).
     ///
     /// # Errors
-    /// [`Error::Shape`] if the source's buffers or `frames` do not hold
-    /// `count` points (per frame); kernel build errors.
+    /// [`Error::Shape`] if the source's buffers do not hold `count` points
+    /// or `frames` does not fit; kernel build errors.
     pub fn record(
         &self,
         gpu: &Gpu,
@@ -360,7 +380,7 @@ impl ReverseSampler {
         score: &dyn ScoreSource,
         noise: &Noise,
         start: Start,
-        frames: Option<&Tensor>,
+        frames: Option<&Frames<'_>>,
     ) -> Result<()> {
         let (x, out, z) = (score.input(), score.output(), &self.z);
         let count = z.len();
@@ -373,27 +393,32 @@ impl ReverseSampler {
         }
         let n = self.cfg.steps;
         if let Some(f) = frames {
-            if f.len() != (n + 1) * count {
+            if f.points > count
+                || f.tensor.len() != f.steps.len() * f.points
+                || f.steps.iter().any(|&s| s > n)
+            {
                 return Err(Error::Shape(format!(
-                    "frames of {} values, need {} x {count}",
-                    f.len(),
-                    n + 1
+                    "frames: {} values for steps {:?} of {} points; the run has {n} steps of {count} points",
+                    f.tensor.len(),
+                    f.steps,
+                    f.points
                 )));
             }
         }
         let sde = self.cfg.sde;
+        // Copies the state after step i (0: the start) into every frame slot
+        // that asks for it.
         let frame = |pass: &mut wgpu::ComputePass<'_>, i: usize| -> Result<()> {
-            match frames {
-                Some(f) => {
-                    let p = Params {
-                        count: count as u32,
-                        frame: i as u32,
-                        ..Default::default()
-                    };
-                    record(gpu, pass, &COPY_FRAME, &p, &[x, f], count)
-                }
-                None => Ok(()),
+            let Some(f) = frames else { return Ok(()) };
+            for (slot, _) in f.steps.iter().enumerate().filter(|(_, &s)| s == i) {
+                let p = Params {
+                    count: f.points as u32,
+                    frame: slot as u32,
+                    ..Default::default()
+                };
+                record(gpu, pass, &COPY_FRAME, &p, &[x, f.tensor], f.points)?;
             }
+            Ok(())
         };
         let draw = |pass: &mut wgpu::ComputePass<'_>, j: usize| {
             noise.draw(j).record(gpu, pass, Distribution::Normal, z)

@@ -161,7 +161,8 @@ fn sample_shards_resume_evaluate_and_refuse_bad_input() {
     assert!(traj.join("trajectory.png").exists());
 
     // Shards by flag (3 pieces: 2 conditions each, cutting batches of 3
-    // samples differently) and by Slurm's variables merge into the same bytes.
+    // samples differently) and by Slurm's variables (an array 1-3:2) merge
+    // into the same bytes.
     let pieces = tmp("piece_{i}.safetensors");
     for i in 0..3 {
         run(&pieces, &["--shard", &format!("{i}/3")]);
@@ -188,13 +189,14 @@ fn sample_shards_resume_evaluate_and_refuse_bad_input() {
         "do not tile",
     );
     let slurm = tmp("slurm.safetensors");
-    for id in 1..=2 {
+    for id in [1, 3] {
         let mut a = base(&slurm);
-        a.retain(|v| v != "--quiet");
+        a.extend(["--shard".to_string(), "slurm".to_string()]);
         let out = Command::new(env!("CARGO_BIN_EXE_diffclosure"))
             .args(&a)
             .env("SLURM_ARRAY_TASK_ID", id.to_string())
             .env("SLURM_ARRAY_TASK_MIN", "1")
+            .env("SLURM_ARRAY_TASK_STEP", "2")
             .env("SLURM_ARRAY_TASK_COUNT", "2")
             .output()
             .unwrap();
@@ -271,6 +273,10 @@ fn sample_shards_resume_evaluate_and_refuse_bad_input() {
     check(with(&["--steps", "0"]), "at least 1 step");
     check(with(&["--shard", "3/3"]), "need 0 <= i < n");
     check(with(&["--shard", "0/7"]), "some would be empty");
+    check(
+        with(&["--shard", "slurm"]),
+        "SLURM_ARRAY_TASK_ID is not set",
+    );
     check(with(&["--grid", "64"]), "holds a 32x32 dataset");
     check(with(&["--sampler", "rk4"]), "expected em, heun or ode");
     check(with(&["--data", s(&test4)]), "sensors");

@@ -252,18 +252,20 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
     writeln!(md, "# {}\n", a.title)?;
     writeln!(
         md,
-        "Adapter: {}. D_RE = mean ‖Û − U‖/‖U‖ over conditions and samples; D_RE(mean) of the ensemble mean; corr: pattern correlation; spread–skill = √((K+1)/K · spread²)/RMSE(mean) (1 = calibrated); CRPS per point; LSD: log-spectral distance of the mean power spectra (decades, shells 1..n/2); cutoff: sample/truth power in the top 20 % of shells (> 2 flags a pile-up).\n",
+        "Adapter: {}. D_RE = mean ‖Û − U‖/‖U‖ over conditions and samples; D_RE(mean) of the ensemble mean; corr: pattern correlation; spread–skill = √((K+1)/K · spread²)/RMSE(mean) (1 = calibrated); CRPS per point; LSD: log-spectral distance of the mean power spectra (decades, shells 1..n/2); cutoff: sample/truth power in the top 20 % of shells (> 2 flags a pile-up); ms/sample: the sampling wall time per sample (pipelines compiled beforehand), so compare rows measured on one adapter.\n",
         gpu.describe()
     )?;
-    writeln!(md, "| # | row | grid | sampler | N | t_max | C×K | D_RE | D_RE(mean) | D_MSE | corr | spread–skill | CRPS | LSD | cutoff | ms/sample |")?;
-    writeln!(
-        md,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    )?;
+    writeln!(md, "| # | row | grid | sampler | N | t_max | C×K | D_RE | D_RE(mean) | D_MSE | corr | spread–skill | CRPS | LSD | cutoff | ms/sample | speed-up vs row 1 |")?;
+    writeln!(md, "|{}", "---|".repeat(17))?;
+    let first_ms = rows[0].ms_per_sample;
     for (i, r) in rows.iter().enumerate() {
+        let speedup = match (first_ms, r.ms_per_sample) {
+            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+            _ => None,
+        };
         writeln!(
             md,
-            "| {} | {} | {}² | {} | {} | {} | {}×{} | {:.2} % | {} | {:.3e} | {:.3} | {} | {} | {} | {:.2}{} | {} |",
+            "| {} | {} | {}² | {} | {} | {} | {}×{} | {:.2} % | {} | {:.3e} | {:.3} | {} | {} | {} | {:.2}{} | {} | {} |",
             i + 1,
             r.label,
             r.grid,
@@ -282,6 +284,7 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
             r.cutoff_ratio,
             if r.cutoff_ratio > 2.0 { " ⚠ pile-up" } else { "" },
             fmt_opt(r.ms_per_sample, 1),
+            speedup.map_or("–".into(), |v| format!("{v:.1}×")),
         )?;
     }
     writeln!(md, "\nFigures: `spectra.png`; per row, `rowI_fields.png` (truth, sample 1, sample 2 when K > 1, error of sample 1; one colour scale, ± max |truth|).\n")?;

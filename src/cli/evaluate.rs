@@ -56,6 +56,7 @@ struct Row {
     d_re_mean: Option<f64>,
     d_mse: f64,
     corr: f64,
+    spread: Option<f64>,
     spread_skill: Option<f64>,
     crps: Option<f64>,
     lsd: Option<f64>,
@@ -157,6 +158,7 @@ fn evaluate_file(gpu: &Gpu, path: &Path, label: Option<&String>) -> Result<(Row,
         d_re_mean: (k > 1).then_some(d_re_mean / cf),
         d_mse: d_mse / kf,
         corr: corr / kf,
+        spread: (k > 1).then(|| (ens.spread_sq / cf).sqrt()),
         spread_skill: (k > 1)
             .then(|| metrics::spread_skill(ens.spread_sq / cf, ens.error_sq / cf, k)),
         crps: (k > 1).then_some(ens.crps / cf),
@@ -252,11 +254,11 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
     writeln!(md, "# {}\n", a.title)?;
     writeln!(
         md,
-        "Adapter: {}. D_RE = mean ‖Û − U‖/‖U‖ over conditions and samples; D_RE(mean) of the ensemble mean; corr: pattern correlation; spread–skill = √((K+1)/K · spread²)/RMSE(mean) (1 = calibrated); CRPS per point; LSD: log-spectral distance of the mean power spectra (decades, shells 1..n/2); cutoff: sample/truth power in the top 20 % of shells (> 2 flags a pile-up); ms/sample: the sampling wall time per sample (pipelines compiled beforehand), so compare rows measured on one adapter.\n",
+        "Adapter: {}. D_RE = mean ‖Û − U‖/‖U‖ over conditions and samples; D_RE(mean) of the ensemble mean; corr: pattern correlation; spread: rms ensemble standard deviation; spread–skill = √((K+1)/K · spread²)/RMSE(mean) (1 = calibrated); CRPS per point; LSD: log-spectral distance of the mean power spectra (decades, shells 1..n/2); cutoff: sample/truth power in the top 20 % of shells (> 2 flags a pile-up); ms/sample: the sampling wall time per sample (pipelines compiled beforehand), so compare rows measured on one adapter.\n",
         gpu.describe()
     )?;
-    writeln!(md, "| # | row | grid | sampler | N | t_max | C×K | D_RE | D_RE(mean) | D_MSE | corr | spread–skill | CRPS | LSD | cutoff | ms/sample | speed-up vs row 1 |")?;
-    writeln!(md, "|{}", "---|".repeat(17))?;
+    writeln!(md, "| # | row | grid | sampler | N | t_max | C×K | D_RE | D_RE(mean) | D_MSE | corr | spread | spread–skill | CRPS | LSD | cutoff | ms/sample | speed-up vs row 1 |")?;
+    writeln!(md, "|{}", "---|".repeat(18))?;
     let first_ms = rows[0].ms_per_sample;
     for (i, r) in rows.iter().enumerate() {
         let speedup = match (first_ms, r.ms_per_sample) {
@@ -265,7 +267,7 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
         };
         writeln!(
             md,
-            "| {} | {} | {}² | {} | {} | {} | {}×{} | {:.2} % | {} | {:.3e} | {:.3} | {} | {} | {} | {:.2}{} | {} | {} |",
+            "| {} | {} | {}² | {} | {} | {} | {}×{} | {:.2} % | {} | {:.3e} | {:.3} | {} | {} | {} | {} | {:.2}{} | {} | {} |",
             i + 1,
             r.label,
             r.grid,
@@ -278,6 +280,7 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
             r.d_re_mean.map_or("–".into(), |v| format!("{:.2} %", 100.0 * v)),
             r.d_mse,
             r.corr,
+            r.spread.map_or("–".into(), |v| format!("{v:.3e}")),
             fmt_opt(r.spread_skill, 2),
             r.crps.map_or("–".into(), |v| format!("{v:.3e}")),
             fmt_opt(r.lsd, 3),
@@ -307,7 +310,7 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
                 "conditioning": r.conditioning, "sampler": r.sampler, "steps": r.steps,
                 "t_max": r.t_max.parse::<f64>().ok(), "conditions": r.conditions,
                 "samples_per_condition": r.k, "d_re": r.d_re, "d_re_ensemble_mean": r.d_re_mean,
-                "d_mse": r.d_mse, "pattern_correlation": r.corr, "spread_skill": r.spread_skill,
+                "d_mse": r.d_mse, "pattern_correlation": r.corr, "spread": r.spread, "spread_skill": r.spread_skill,
                 "crps": r.crps, "log_spectral_distance": r.lsd, "cutoff_ratio": r.cutoff_ratio,
                 "ms_per_sample": r.ms_per_sample,
                 "truth_spectrum": r.truth_spectrum, "sample_spectrum": r.sample_spectrum,

@@ -13,6 +13,7 @@ mod cli_sample;
 mod cli_train;
 mod fft;
 mod io;
+mod metrics;
 mod ns;
 mod plot;
 mod rng;

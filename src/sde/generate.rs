@@ -16,38 +16,34 @@ use crate::score::spectral_conv::Method;
 use crate::score::ScoreConfig;
 use crate::sde::{Frames, NetworkScore, Noise, ReverseSampler, SamplerConfig, Start};
 
-/// Generates closure samples in batches of a fixed size on one grid.
-pub struct Generator {
-    gpu: Gpu,
+/// The score network and a reverse sampler over one workspace: closure
+/// samples `[B, n, n]` conditioned on what the caller has put (or records
+/// into the same pass) in the workspace's vorticity `w` and observations
+/// `s`; the result is left in the workspace's `x`.
+pub struct NetworkSampler {
     model: ScoreFno,
     params: Tensor,
     ws: Workspace,
     sampler: ReverseSampler,
-    omega: Tensor,
-    obs: Tensor,
-    index: Tensor,
-    len: usize,
 }
 
-impl Generator {
-    /// A generator of batches of `batch` samples for the conditions of
-    /// `data` with the network `config`/`params` and the sampler `cfg`.
+impl NetworkSampler {
+    /// `batch` samples on an `n × n` grid with `sensors × sensors`
+    /// observations, the network `config`/`params`, the sampler `cfg`.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a grid the network cannot run on
-    /// (modes > n/2), an empty batch, a dataset over the binding limit, a
-    /// bad schedule; [`Error::Shape`] for a parameter vector of another
-    /// length. All before any GPU work.
+    /// (modes > n/2), an empty batch, a bad schedule; [`Error::Shape`] for
+    /// a parameter vector of another length. All before any GPU work.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         gpu: &Gpu,
         config: &ScoreConfig,
         params: &[f32],
-        data: &Samples,
+        (batch, n, sensors): (usize, usize, usize),
         cfg: SamplerConfig,
-        batch: usize,
         method: Method,
     ) -> Result<Self> {
-        let n = data.grid;
         config.check_grid(n)?;
         cfg.times()?;
         if batch == 0 {
@@ -60,6 +56,74 @@ impl Generator {
                 config.flat_len()
             )));
         }
+        let model = ScoreFno::new(config)?;
+        let ws = model.workspace(gpu, batch, n, sensors, method)?;
+        Ok(Self {
+            params: Tensor::from_f32(gpu, &[params.len()], DType::F32, params)?,
+            sampler: ReverseSampler::new(gpu, cfg, batch * n * n)?,
+            model,
+            ws,
+        })
+    }
+
+    /// The workspace: write `w` and `s`, read `x`.
+    pub fn workspace(&self) -> &Workspace {
+        &self.ws
+    }
+
+    /// The sampler.
+    pub fn sampler(&self) -> &ReverseSampler {
+        &self.sampler
+    }
+
+    /// Records one reverse run from the prior into `pass`.
+    ///
+    /// # Errors
+    /// As [`ReverseSampler::record`].
+    pub fn record(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass<'_>,
+        noise: &Noise,
+        frames: Option<&Frames<'_>>,
+    ) -> Result<()> {
+        let score = NetworkScore {
+            model: &self.model,
+            params: &self.params,
+            ws: &self.ws,
+        };
+        self.sampler
+            .record(gpu, pass, &score, noise, Start::Prior, frames)
+    }
+}
+
+/// Generates closure samples in batches of a fixed size on one grid.
+pub struct Generator {
+    gpu: Gpu,
+    net: NetworkSampler,
+    omega: Tensor,
+    obs: Tensor,
+    index: Tensor,
+    len: usize,
+}
+
+impl Generator {
+    /// A generator of batches of `batch` samples for the conditions of
+    /// `data` with the network `config`/`params` and the sampler `cfg`.
+    ///
+    /// # Errors
+    /// As [`NetworkSampler::new`], and [`Error::InvalidArgument`] for a
+    /// dataset over the binding limit. All before any GPU work.
+    pub fn new(
+        gpu: &Gpu,
+        config: &ScoreConfig,
+        params: &[f32],
+        data: &Samples,
+        cfg: SamplerConfig,
+        batch: usize,
+        method: Method,
+    ) -> Result<Self> {
+        let n = data.grid;
         let limit = gpu.limits.max_storage_buffer_binding_size as usize;
         if 4 * data.len * n * n > limit {
             return Err(Error::InvalidArgument(format!(
@@ -68,35 +132,31 @@ impl Generator {
                 limit >> 20
             )));
         }
-        let model = ScoreFno::new(config)?;
-        let ws = model.workspace(gpu, batch, n, data.sensors, method)?;
+        let net = NetworkSampler::new(gpu, config, params, (batch, n, data.sensors), cfg, method)?;
         let f32s = |shape: &[usize], v: &[f32]| Tensor::from_f32(gpu, shape, DType::F32, v);
         Ok(Self {
             gpu: gpu.clone(),
-            params: f32s(&[params.len()], params)?,
-            sampler: ReverseSampler::new(gpu, cfg, batch * n * n)?,
+            net,
             omega: f32s(&[data.len, n, n], &data.omega)?,
             obs: f32s(&[data.len, data.sensors, data.sensors], &data.obs)?,
             index: Tensor::zeros(gpu, &[batch], DType::F32)?,
             len: data.len,
-            model,
-            ws,
         })
     }
 
     /// Samples per batch.
     pub fn batch(&self) -> usize {
-        self.ws.batch
+        self.net.ws.batch
     }
 
     /// Grid side.
     pub fn grid(&self) -> usize {
-        self.ws.n
+        self.net.ws.n
     }
 
     /// The sampler.
     pub fn sampler(&self) -> &ReverseSampler {
-        &self.sampler
+        &self.net.sampler
     }
 
     /// Builds every pipeline a batch uses (by recording one and dropping
@@ -116,13 +176,10 @@ impl Generator {
         noise: &Noise,
         frames: Option<&Frames<'_>>,
     ) -> Result<()> {
-        let (b, gpu) = (self.ws.batch, &self.gpu);
-        let (n, s) = (self.ws.n, self.ws.sensors);
+        let (ws, gpu) = (&self.net.ws, &self.gpu);
+        let (b, n, s) = (ws.batch, ws.n, ws.sensors);
         let mut pass = enc.begin_compute_pass(&Default::default());
-        for (src, dst, cols) in [
-            (&self.omega, &self.ws.w, n * n),
-            (&self.obs, &self.ws.s, s * s),
-        ] {
+        for (src, dst, cols) in [(&self.omega, &ws.w, n * n), (&self.obs, &ws.s, s * s)] {
             let p = GlueParams {
                 batch: b as u32,
                 cols: cols as u32,
@@ -137,13 +194,7 @@ impl Generator {
                 b * cols,
             )?;
         }
-        let score = NetworkScore {
-            model: &self.model,
-            params: &self.params,
-            ws: &self.ws,
-        };
-        self.sampler
-            .record(gpu, &mut pass, &score, noise, Start::Prior, frames)
+        self.net.record(gpu, &mut pass, noise, frames)
     }
 
     /// Records and runs one batch: slot `b` samples the closure for dataset
@@ -162,7 +213,7 @@ impl Generator {
         noise: &Noise,
         frames: Option<&Frames<'_>>,
     ) -> Result<Vec<f32>> {
-        let (b, n) = (self.ws.batch, self.ws.n);
+        let (b, n) = (self.net.ws.batch, self.net.ws.n);
         let last = match conditions.last() {
             Some(&l) if conditions.len() <= b => l,
             _ => {
@@ -186,7 +237,7 @@ impl Generator {
         self.record(&mut enc, noise, frames)?;
         let gpu = &self.gpu;
         gpu.submit(enc);
-        let mut x = gpu.read_one(&self.ws.x)?;
+        let mut x = gpu.read_one(&self.net.ws.x)?;
         x.truncate(conditions.len() * n * n);
         Ok(x)
     }

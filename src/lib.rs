@@ -21,6 +21,7 @@
 //! offline [`metrics`].
 
 pub mod cli;
+pub mod couple;
 pub mod data;
 pub mod error;
 pub mod fft;

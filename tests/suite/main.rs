@@ -11,6 +11,7 @@ mod reference;
 mod cli;
 mod cli_sample;
 mod cli_train;
+mod couple;
 mod fft;
 mod io;
 mod metrics;

@@ -10,6 +10,10 @@
 //! closure term [`NsSolver::closure_hat`], which the solver adds at every
 //! step until the next sample (hold).
 
+pub mod run;
+
+pub use run::{coarse_config, Closure, CoupledRun};
+
 use crate::error::{Error, Result};
 use crate::fft::{Fft2d, Transform};
 use crate::gpu::{DType, Gpu, Tensor};

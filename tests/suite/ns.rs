@@ -10,9 +10,16 @@ use rustfft::num_complex::Complex64;
 use crate::reference::{fft as cpu_fft, ns as cpu_ns};
 use crate::{gpu, test_data};
 
-const TWO_PI: f64 = 2.0 * std::f64::consts::PI;
+pub(crate) const TWO_PI: f64 = 2.0 * std::f64::consts::PI;
 
-fn config(n: usize, batch: usize, nu: f64, drag: f64, dt: f64, scheme: TimeScheme) -> NsConfig {
+pub(crate) fn config(
+    n: usize,
+    batch: usize,
+    nu: f64,
+    drag: f64,
+    dt: f64,
+    scheme: TimeScheme,
+) -> NsConfig {
     NsConfig {
         n,
         length: TWO_PI,
@@ -29,7 +36,7 @@ fn config(n: usize, batch: usize, nu: f64, drag: f64, dt: f64, scheme: TimeSchem
 
 /// A real random field band-limited to integer wavenumbers |jx|, |jy| <= kmax,
 /// scaled to rms 1 (f64 and f32 copies).
-fn band_limited(n: usize, kmax: i64, seed: u64) -> Vec<f64> {
+pub(crate) fn band_limited(n: usize, kmax: i64, seed: u64) -> Vec<f64> {
     let half = n / 2 + 1;
     let r = test_data(seed, 2 * n * half);
     let spec: Vec<Complex64> = (0..n * half)
@@ -52,7 +59,7 @@ fn band_limited(n: usize, kmax: i64, seed: u64) -> Vec<f64> {
     f.iter().map(|v| v / rms).collect()
 }
 
-fn to_f32(v: &[f64]) -> Vec<f32> {
+pub(crate) fn to_f32(v: &[f64]) -> Vec<f32> {
     v.iter().map(|x| *x as f32).collect()
 }
 

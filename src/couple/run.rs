@@ -1,0 +1,171 @@
+//! A coupled run: the coarse model of a closure scenario advanced with its
+//! closure term from none, the oracle (the restricted terms of a fine run
+//! stepped alongside) or the learned closure.
+
+use crate::data::dataset::Scenario;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::ns::closure::ClosureRecorder;
+use crate::ns::{NsConfig, NsSolver};
+
+use super::LearnedClosure;
+
+/// The coarse model of `scenario` on an `m × m` grid for a truth run
+/// `fine` (science.md §3): for G the coarse model omits ν∆ω and the
+/// stochastic forcing (both are in G); for H it omits its advection; for
+/// sgs it keeps everything but the stochastic forcing, which no coarse
+/// model can know (the truth runs of H and sgs should have none).
+pub fn coarse_config(scenario: Scenario, fine: &NsConfig, m: usize) -> NsConfig {
+    let base = NsConfig {
+        n: m,
+        stochastic: None,
+        ..fine.clone()
+    };
+    match scenario {
+        Scenario::G => NsConfig { nu: 0.0, ..base },
+        Scenario::H => NsConfig {
+            advection: false,
+            ..base
+        },
+        Scenario::Sgs => base,
+    }
+}
+
+/// Where the closure term comes from.
+pub enum Closure {
+    /// No closure (the coarse model alone).
+    None,
+    /// The exact term of a fine run stepped alongside, restricted at every
+    /// step (a sanity check of the coupling: it reproduces the restricted
+    /// truth to the time-stepping error).
+    Oracle {
+        /// The fine (truth) solver.
+        fine: Box<NsSolver>,
+        /// Its restriction to the coarse grid.
+        recorder: Box<ClosureRecorder>,
+    },
+    /// The score network, sampled every `every` steps and held between.
+    Learned {
+        /// The closure sampler.
+        closure: Box<LearnedClosure>,
+        /// Steps between samples.
+        every: usize,
+        /// Steps per observation frame (the truth's output interval).
+        frame_steps: usize,
+    },
+}
+
+/// The coarse solver and its closure.
+pub struct CoupledRun {
+    gpu: Gpu,
+    scenario: Scenario,
+    solver: NsSolver,
+    closure: Closure,
+    steps: u64,
+}
+
+impl CoupledRun {
+    /// A run of `solver` (the coarse model, see [`coarse_config`]) with
+    /// `closure` for `scenario`. With the oracle, the coarse state is set
+    /// to the restricted fine state at the first step.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an oracle that does not record the
+    /// solver's grid, or a learned closure sampled every 0 steps.
+    pub fn new(gpu: &Gpu, scenario: Scenario, solver: NsSolver, closure: Closure) -> Result<Self> {
+        match &closure {
+            Closure::Oracle { recorder, .. } if recorder.spectra(solver.config().n).is_none() => {
+                return Err(Error::InvalidArgument(format!(
+                    "the oracle does not record the coarse grid {}",
+                    solver.config().n
+                )))
+            }
+            Closure::Learned {
+                every, frame_steps, ..
+            } if *every == 0 || *frame_steps == 0 => {
+                return Err(Error::InvalidArgument(
+                    "the closure must be sampled every >= 1 steps, frames >= 1 step".into(),
+                ))
+            }
+            _ => {}
+        }
+        Ok(Self {
+            gpu: gpu.clone(),
+            scenario,
+            solver,
+            closure,
+            steps: 0,
+        })
+    }
+
+    /// The coarse solver.
+    pub fn solver(&self) -> &NsSolver {
+        &self.solver
+    }
+
+    /// The closure.
+    pub fn closure(&self) -> &Closure {
+        &self.closure
+    }
+
+    /// The closure, mutable (to read or advance an oracle's fine run).
+    pub fn closure_mut(&mut self) -> &mut Closure {
+        &mut self.closure
+    }
+
+    /// Steps done.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Advances the coarse model by one step with its closure term (the
+    /// learned closure: one command encoder holding the sample, when due,
+    /// and the step).
+    ///
+    /// # Errors
+    /// Kernel build errors; the learned closure's errors.
+    pub fn step(&mut self) -> Result<()> {
+        match &mut self.closure {
+            Closure::None => self.solver.step(1)?,
+            Closure::Oracle { fine, recorder } => {
+                recorder.step(fine)?;
+                let m = self.solver.config().n;
+                let (w_bar, terms, sgs) = recorder
+                    .spectra(m)
+                    .ok_or_else(|| Error::InvalidArgument(format!("grid {m} not recorded")))?;
+                let per = self.solver.closure_hat().bytes() / self.solver.config().batch as u64;
+                let mut enc = self.gpu.encoder("oracle closure");
+                if self.steps == 0 {
+                    let dst = self.solver.vorticity_hat();
+                    enc.copy_buffer_to_buffer(&w_bar.buffer, 0, &dst.buffer, 0, dst.bytes());
+                }
+                for b in 0..self.solver.config().batch as u64 {
+                    let (src, at) = match self.scenario {
+                        Scenario::G => (terms, 2 * b * per),
+                        Scenario::H => (terms, (2 * b + 1) * per),
+                        Scenario::Sgs => (sgs, b * per),
+                    };
+                    let dst = &self.solver.closure_hat().buffer;
+                    enc.copy_buffer_to_buffer(&src.buffer, at, dst, b * per, per);
+                }
+                self.solver.record_steps(&mut enc, 1)?;
+                self.gpu.submit(enc);
+            }
+            Closure::Learned {
+                closure,
+                every,
+                frame_steps,
+            } => {
+                let mut enc = self.gpu.encoder("coupled step");
+                if self.steps.is_multiple_of(*every as u64) {
+                    let frame = (self.steps / *frame_steps as u64) as usize;
+                    closure.record(&mut enc, &self.solver, frame)?;
+                }
+                self.solver.record_steps(&mut enc, 1)?;
+                self.gpu.submit(enc);
+            }
+        }
+        self.steps += 1;
+        Ok(())
+    }
+}

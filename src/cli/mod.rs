@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions, one file per subcommand.
 
 mod bench;
+mod couple;
 mod dataset;
 mod evaluate;
 mod info;
@@ -83,6 +84,10 @@ enum Command {
     /// D_MSE, correlation, spread–skill, CRPS, spectra): one table row per
     /// file, Markdown + JSON + PNG figures.
     Evaluate(evaluate::EvaluateArgs),
+    /// Run the coarse model of a closure scenario from a truth snapshot,
+    /// with no closure or the learned closure sampled online on the GPU.
+    #[command(allow_negative_numbers = true)]
+    Couple(couple::CoupleArgs),
     /// Join the shard files of one `sample` job into one file.
     Merge(sample::MergeArgs),
     /// Measure throughput on the selected adapter (`bench ns`: solver
@@ -106,6 +111,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Train(args) => train::run(&cli.gpu, &args),
         Command::Sample(args) => sample::run(&cli.gpu, &args),
         Command::Merge(args) => sample::merge(&args),
+        Command::Couple(args) => couple::run(&cli.gpu, &args),
         Command::Evaluate(args) => evaluate::run(&cli.gpu, &args),
     }
 }

@@ -88,6 +88,14 @@ impl Sensors {
             .map(|i| i * self.base / self.per_axis * (m / self.base))
             .collect()
     }
+
+    /// Appends the sensor values of `field` (`[m, m]`) to `out`, `[S, S]`
+    /// row-major (y, then x), at the points `idx` of [`Sensors::indices`].
+    pub fn extend_values(idx: &[usize], field: &[f32], m: usize, out: &mut Vec<f32>) {
+        for &y in idx {
+            out.extend(idx.iter().map(|&x| field[y * m + x]));
+        }
+    }
 }
 
 /// What to build.
@@ -261,9 +269,7 @@ pub fn build(
                 let field = &target.data[at..at + m * m];
                 split.omega.extend_from_slice(&omega.data[at..at + m * m]);
                 split.target.extend_from_slice(field);
-                for &y in &idx {
-                    split.sensors.extend(idx.iter().map(|&x| field[y * m + x]));
-                }
+                Sensors::extend_values(&idx, field, m, &mut split.sensors);
                 split.time.push(time.data[t]);
                 split.trajectory.push(id as f32);
             }

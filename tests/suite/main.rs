@@ -9,6 +9,7 @@
 mod reference;
 
 mod cli;
+mod cli_couple;
 mod cli_sample;
 mod cli_train;
 mod couple;

@@ -1,0 +1,358 @@
+//! `diffclosure couple`: the coarse model of a closure scenario run from a
+//! truth snapshot with no closure or with the learned closure sampled
+//! online on the GPU; snapshots beside the restricted truth.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::GpuArgs;
+use crate::couple::{coarse_config, Closure, CoupledRun, LearnedClosure};
+use crate::data::dataset::{Scenario, Sensors};
+use crate::data::io::{self, NamedTensor};
+use crate::gpu::Gpu;
+use crate::ns::{NsConfig, NsSolver, Preset, TimeScheme};
+use crate::score::checkpoint;
+use crate::score::spectral_conv::Method;
+use crate::sde::{Sampler, SamplerConfig, VeSde};
+
+/// The `format` metadata value of a coupled-run file.
+pub const FORMAT: &str = "diffclosure.coupled.v1";
+
+/// Options of `diffclosure couple`.
+#[derive(Args, Debug)]
+pub struct CoupleArgs {
+    /// Truth trajectories written by `simulate` with the coarse grid
+    /// recorded (`omega_m` and the closure terms).
+    #[arg(long)]
+    truth: PathBuf,
+    /// Closure scenario: g, h or sgs (which term the coarse model omits
+    /// and the closure supplies).
+    #[arg(long, default_value = "g")]
+    scenario: String,
+    /// Closure: none (the coarse model alone) or learned (--model).
+    #[arg(long, default_value = "learned")]
+    closure: String,
+    /// Trained score network (for --closure learned).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Coarse grid.
+    #[arg(long, default_value_t = 64)]
+    grid: usize,
+    /// Start time: the truth snapshot at or after it [default: the first].
+    #[arg(long)]
+    start: Option<f64>,
+    /// Simulated time to run [default: to the truth's last snapshot].
+    #[arg(long)]
+    span: Option<f64>,
+    /// Solver steps between closure samples (held in between).
+    #[arg(long, default_value_t = 1)]
+    every: usize,
+    /// Ensemble members per truth trajectory (independent closure noise).
+    #[arg(long, default_value_t = 1)]
+    ensemble: usize,
+    /// Condition on the truth's sensor values at the current snapshot
+    /// (needs a model with the sparse pipeline; the sensors it was trained
+    /// on) [default: when the model has the sparse pipeline].
+    #[arg(long)]
+    observations: Option<bool>,
+    /// Sampler: em, heun or ode.
+    #[arg(long, default_value = "em")]
+    sampler: String,
+    /// Sampler steps.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Start time of each reverse run.
+    #[arg(long, default_value_t = 0.1)]
+    t_max: f64,
+    /// Seed of the closure noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output file (safetensors: `vorticity` [F, B·M, m, m], `truth`
+    /// [F, B, m, m] (restricted), `time` [F]).
+    #[arg(long)]
+    out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Runs `diffclosure couple`.
+///
+/// # Errors
+/// Bad arguments, a model or truth that does not fit the run (a truth too
+/// short for the span, a model of another scenario or grid), all before
+/// any GPU work; a run that blows up; I/O errors.
+pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
+    let scenario: Scenario = a.scenario.parse()?;
+    let learned = match a.closure.as_str() {
+        "none" => false,
+        "learned" => true,
+        other => bail!("--closure {other}: expected none or learned"),
+    };
+    if a.every == 0 || a.ensemble == 0 {
+        bail!("--every and --ensemble must be >= 1");
+    }
+    io::refuse_existing(&a.out)?;
+    io::check_writable(&a.out)?;
+    let t = io::read(&a.truth)?;
+    let meta = |k: &str| -> Result<&str> { Ok(t.meta(&a.truth, k)?) };
+    let m = a.grid;
+    let omega = t.get(&a.truth, &format!("omega_{m}")).with_context(|| {
+        format!(
+            "{} has no {m}x{m} fields: simulate with --coarse {m}",
+            a.truth.display()
+        )
+    })?;
+    let target_name = match scenario {
+        Scenario::G => "G",
+        Scenario::H => "H",
+        Scenario::Sgs => "sgs",
+    };
+    let target = t.get(&a.truth, &format!("{target_name}_{m}"))?;
+    let time = &t.get(&a.truth, "time")?.data;
+    let (frames, b) = (omega.shape[0], omega.shape[1]);
+    let every: usize = meta("snapshot_every")?.parse()?;
+    let dt: f64 = meta("dt")?.parse()?;
+    let f0 = match a.start {
+        None => 0,
+        Some(s) => time
+            .iter()
+            .position(|&v| f64::from(v) >= s - 0.5 * dt)
+            .with_context(|| format!("--start {s}: the truth ends at t = {}", time[frames - 1]))?,
+    };
+    let out_frames = match a.span {
+        None => frames - f0,
+        Some(span) => {
+            let need = (span / (dt * every as f64)).round() as usize + 1;
+            if f0 + need > frames {
+                bail!(
+                    "--span {span} from t = {} needs snapshots to t = {:.3}, the truth ends at t = {}",
+                    time[f0],
+                    f64::from(time[f0]) + span,
+                    time[frames - 1]
+                );
+            }
+            need
+        }
+    };
+    if out_frames < 2 {
+        bail!("the run would cover less than one snapshot interval");
+    }
+    let preset: Preset = meta("preset")?.parse()?;
+    let fine = NsConfig {
+        n: meta("grid")?.parse()?,
+        length: meta("length")?.parse()?,
+        nu: meta("nu")?.parse()?,
+        drag: meta("drag")?.parse()?,
+        dt,
+        scheme: match meta("scheme")? {
+            "euler" => TimeScheme::Euler,
+            _ => TimeScheme::Heun,
+        },
+        batch: b * a.ensemble,
+        stochastic: None,
+        seed: a.seed,
+        advection: true,
+    };
+    let cfg = coarse_config(scenario, &fine, m);
+    cfg.validate()?;
+    let sampler = SamplerConfig {
+        sampler: a.sampler.parse::<Sampler>()?,
+        steps: a.steps,
+        t_max: a.t_max,
+        sde: VeSde::default(),
+        ..Default::default()
+    };
+    let per = m * m;
+    // The ensemble's members of trajectory j are rows j·M .. j·M + M.
+    let replicate = |frame: &[f32], per: usize| -> Vec<f32> {
+        frame
+            .chunks_exact(per)
+            .flat_map(|f| std::iter::repeat_n(f, a.ensemble).flatten().copied())
+            .collect()
+    };
+    let model = if learned {
+        let path = a
+            .model
+            .as_ref()
+            .context("--closure learned needs --model")?;
+        let ck = checkpoint::load(path)?;
+        if let Some(s) = ck.meta.get("data.scenario") {
+            if *s != scenario.to_string() {
+                bail!(
+                    "{} was trained on scenario {s}, the run is {scenario}",
+                    path.display()
+                );
+            }
+        }
+        ck.config.check_grid(m)?;
+        let use_obs = a.observations.unwrap_or(ck.config.sparse);
+        if ck.config.sparse && !use_obs {
+            bail!(
+                "{} has the sparse pipeline: it needs --observations true",
+                path.display()
+            );
+        }
+        let s: usize = if use_obs {
+            ck.get(path, "data.sensors")?
+        } else {
+            1
+        };
+        let obs = if use_obs {
+            // The sensors sit on the training grid's points (dataset's
+            // default --sensor-grid).
+            let base: usize = ck.get(path, "data.grid")?;
+            let idx = Sensors { per_axis: s, base }.indices(m);
+            let mut o = Vec::with_capacity(out_frames * b * a.ensemble * s * s);
+            for f in f0..f0 + out_frames {
+                let frame = &target.data[f * b * per..(f + 1) * b * per];
+                let mut at = Vec::with_capacity(b * s * s);
+                for u in frame.chunks_exact(per) {
+                    Sensors::extend_values(&idx, u, m, &mut at);
+                }
+                o.extend(replicate(&at, s * s));
+            }
+            Some(o)
+        } else {
+            None
+        };
+        Some((ck, s, obs))
+    } else {
+        None
+    };
+
+    let gpu = Gpu::new(&gpu_args.options()?)?;
+    let mut solver = NsSolver::new(&gpu, &cfg, Some(&preset.forcing(m)))?;
+    solver.set_vorticity(&replicate(
+        &omega.data[f0 * b * per..(f0 + 1) * b * per],
+        per,
+    ))?;
+    let closure = match &model {
+        None => Closure::None,
+        Some((ck, s, obs)) => {
+            let mut c = LearnedClosure::new(
+                &gpu,
+                (&ck.config, &ck.params),
+                (b * a.ensemble, m, *s),
+                sampler,
+                Method::Fft,
+                a.seed,
+            )?;
+            if let Some(o) = obs {
+                c.set_observations(o, out_frames)?;
+            }
+            Closure::Learned {
+                closure: Box::new(c),
+                every: a.every,
+                frame_steps: every,
+            }
+        }
+    };
+    let mut run = CoupledRun::new(&gpu, scenario, solver, closure)?;
+    let steps = (out_frames - 1) * every;
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(steps as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps [{elapsed} < {eta}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut snaps = run.solver().vorticity()?;
+    let t0 = Instant::now();
+    for s in 1..=steps {
+        run.step()?;
+        if s % every == 0 {
+            let cfl = run.solver().cfl()?;
+            if !cfl.is_finite() || cfl > 1.0 {
+                bail!(
+                    "the coupled run blew up at t = {:.3} (CFL {cfl}); nothing written",
+                    f64::from(time[f0]) + s as f64 * dt
+                );
+            }
+            snaps.extend(run.solver().vorticity()?);
+            bar.set_message(format!("t = {:.2}", f64::from(time[f0]) + s as f64 * dt));
+        }
+        bar.set_position(s as u64);
+    }
+    bar.finish_and_clear();
+    let wall = t0.elapsed().as_secs_f64();
+    let bm = b * a.ensemble;
+    let mut out_meta: HashMap<String, String> = HashMap::new();
+    for (k, v) in [
+        ("format", FORMAT.to_string()),
+        ("truth", a.truth.display().to_string()),
+        ("scenario", scenario.to_string()),
+        ("closure", a.closure.clone()),
+        ("grid", m.to_string()),
+        ("every", a.every.to_string()),
+        ("ensemble", a.ensemble.to_string()),
+        ("trajectories", b.to_string()),
+        ("dt", dt.to_string()),
+        ("steps", steps.to_string()),
+        ("wall_s", format!("{wall:.3}")),
+        ("simulated_s", (steps as f64 * dt).to_string()),
+        ("adapter", gpu.describe()),
+    ] {
+        out_meta.insert(k.into(), v);
+    }
+    if let Some((ck, _, obs)) = &model {
+        out_meta.insert(
+            "model".into(),
+            a.model
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string()),
+        );
+        out_meta.insert("observations".into(), obs.is_some().to_string());
+        out_meta.insert("sampler".into(), sampler.sampler.to_string());
+        out_meta.insert("sampler_steps".into(), sampler.steps.to_string());
+        out_meta.insert("t_max".into(), sampler.t_max.to_string());
+        for (k, v) in ck.config.to_metadata() {
+            out_meta.insert(format!("model.{k}"), v);
+        }
+    }
+    let tensors = [
+        (
+            "vorticity",
+            NamedTensor {
+                shape: vec![out_frames, bm, m, m],
+                data: snaps,
+            },
+        ),
+        (
+            "truth",
+            NamedTensor {
+                shape: vec![out_frames, b, m, m],
+                data: omega.data[f0 * b * per..(f0 + out_frames) * b * per].to_vec(),
+            },
+        ),
+        (
+            "time",
+            NamedTensor {
+                shape: vec![out_frames],
+                data: time[f0..f0 + out_frames].to_vec(),
+            },
+        ),
+    ];
+    let refs: Vec<(&str, &NamedTensor)> = tensors.iter().map(|(k, v)| (*k, v)).collect();
+    io::write_new_atomic(&a.out, &refs, &out_meta)?;
+    println!(
+        "wrote {} ({} trajectories x {} members on {m}x{m}, t = {} .. {}, closure {}{}): {:.2} s wall per simulated second on {}",
+        a.out.display(),
+        b,
+        a.ensemble,
+        time[f0],
+        time[f0 + out_frames - 1],
+        a.closure,
+        if learned { format!(" every {} steps", a.every) } else { String::new() },
+        wall / (steps as f64 * dt),
+        gpu.describe()
+    );
+    Ok(())
+}

@@ -39,6 +39,10 @@ pub struct EvaluateArgs {
     /// model, conditioning, grid, sampler].
     #[arg(long, value_delimiter = ',')]
     labels: Vec<String>,
+    /// The files are `couple` runs: a posteriori errors over time against
+    /// the restricted truth instead of the offline metrics.
+    #[arg(long)]
+    online: bool,
 }
 
 /// The metrics of one samples file.
@@ -193,6 +197,14 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
             a.labels.len(),
             a.samples.len()
         );
+    }
+    if a.online {
+        let title = if a.title == "Offline evaluation" {
+            "Online (a posteriori) evaluation"
+        } else {
+            &a.title
+        };
+        return crate::cli::online::report(&a.samples, &a.labels, &a.out, title);
     }
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}", a.out.display()))?;
     let (md_path, json_path) = (a.out.join("report.md"), a.out.join("report.json"));

@@ -5,6 +5,7 @@ mod couple;
 mod dataset;
 mod evaluate;
 mod info;
+mod online;
 mod sample;
 mod simulate;
 mod spectrum;
@@ -82,7 +83,8 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Offline metrics of `sample` outputs against the truth (D_RE,
     /// D_MSE, correlation, spread–skill, CRPS, spectra): one table row per
-    /// file, Markdown + JSON + PNG figures.
+    /// file, Markdown + JSON + PNG figures; with --online, a posteriori
+    /// errors of `couple` runs over time.
     Evaluate(evaluate::EvaluateArgs),
     /// Run the coarse model of a closure scenario from a truth snapshot,
     /// with no closure or the learned closure sampled online on the GPU.

@@ -66,6 +66,31 @@ fn couple_runs_the_coarse_model_and_refuses_bad_input() {
     assert!(diff(0) < 1e-5 * scale, "starts from the truth: {}", diff(0));
     assert!(diff(10) > 1e-3 * scale, "no closure: drifts from the truth");
 
+    // The online report: D_RE 0 at the start, growing; one row per run.
+    let report = tmp("online");
+    let md = ok(&[
+        "evaluate",
+        "--online",
+        s(&out),
+        s(&out),
+        "--out",
+        s(&report),
+        "--labels",
+        "a,b",
+    ]);
+    assert!(md.contains("| 1 | a |") && md.contains("| 2 | b |"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    let d: Vec<f64> = json["rows"][0]["d_re"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(d.len(), 11);
+    assert!(d[0] < 1e-5 && d[10] > d[1], "{d:?}");
+
     let fails = |extra: &[&str], needle: &str| {
         let mut a = base.to_vec();
         let bad = tmp("bad.safetensors");

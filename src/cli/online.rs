@@ -1,0 +1,184 @@
+//! `diffclosure evaluate --online`: a posteriori errors of `couple` runs
+//! against the restricted truth (science.md §7): D_RE of the vorticity over
+//! time, pattern correlation and the time it stays above 0.95, ensemble
+//! spread, cost per simulated second; one row per run, Markdown + JSON.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use serde_json::json;
+
+use crate::cli::couple::FORMAT;
+use crate::data::io;
+use crate::metrics;
+
+/// One run's errors over time.
+struct Run {
+    label: String,
+    time: Vec<f64>,
+    /// Mean over trajectories and members, per output time.
+    d_re: Vec<f64>,
+    corr: Vec<f64>,
+    /// RMS ensemble standard deviation per output time (members > 1).
+    spread: Option<Vec<f64>>,
+    /// First time the mean correlation falls below 0.95 (None: never).
+    decorrelates: Option<f64>,
+    s_per_simulated_s: Option<f64>,
+}
+
+fn read_run(path: &Path, label: Option<&String>) -> Result<Run> {
+    let f = io::read(path)?;
+    if f.metadata.get("format").map(String::as_str) != Some(FORMAT) {
+        bail!("{}: not a `diffclosure couple` output", path.display());
+    }
+    let (w, t, time) = (
+        f.get(path, "vorticity")?,
+        f.get(path, "truth")?,
+        f.get(path, "time")?,
+    );
+    let (frames, bm, m) = (w.shape[0], w.shape[1], w.shape[2]);
+    let b = t.shape[1];
+    if t.shape[0] != frames || bm % b != 0 || time.data.len() != frames {
+        bail!(
+            "{}: vorticity {:?}, truth {:?}: inconsistent",
+            path.display(),
+            w.shape,
+            t.shape
+        );
+    }
+    let members = bm / b;
+    let per = m * m;
+    let (mut d_re, mut corr, mut spread) = (Vec::new(), Vec::new(), Vec::new());
+    for k in 0..frames {
+        let (mut e, mut c, mut s) = (0.0, 0.0, 0.0);
+        for j in 0..b {
+            let truth = &t.data[(k * b + j) * per..(k * b + j + 1) * per];
+            let ens: Vec<&[f32]> = (0..members)
+                .map(|r| {
+                    &w.data[(k * bm + j * members + r) * per..(k * bm + j * members + r + 1) * per]
+                })
+                .collect();
+            for x in &ens {
+                e += metrics::relative_error(x, truth);
+                c += metrics::pattern_correlation(x, truth);
+            }
+            if let Some(st) = metrics::ensemble_stats(&ens, truth) {
+                s += st.spread_sq;
+            }
+        }
+        d_re.push(e / bm as f64);
+        corr.push(c / bm as f64);
+        spread.push((s / b as f64).sqrt());
+    }
+    let time: Vec<f64> = time.data.iter().map(|&v| f64::from(v)).collect();
+    let decorrelates = corr
+        .iter()
+        .position(|&c| c < 0.95)
+        .map(|k| time[k] - time[0]);
+    let meta = |k: &str| f.metadata.get(k).cloned().unwrap_or_default();
+    let s_per = match (
+        meta("wall_s").parse::<f64>(),
+        meta("simulated_s").parse::<f64>(),
+    ) {
+        (Ok(w), Ok(s)) if s > 0.0 => Some(w / s),
+        _ => None,
+    };
+    let closure = meta("closure");
+    let default_label = if closure == "learned" {
+        format!(
+            "learned, every {} steps, {} ×{}",
+            meta("every"),
+            meta("sampler"),
+            meta("sampler_steps")
+        )
+    } else {
+        closure
+    };
+    Ok(Run {
+        label: label.cloned().unwrap_or(default_label),
+        time,
+        d_re,
+        corr,
+        spread: (members > 1).then_some(spread),
+        decorrelates,
+        s_per_simulated_s: s_per,
+    })
+}
+
+/// Writes the online report of `runs` into `out` (report.md, report.json).
+///
+/// # Errors
+/// Unreadable or foreign files, runs of different time spans, an existing
+/// report, I/O errors.
+pub fn report(runs: &[PathBuf], labels: &[String], out: &Path, title: &str) -> Result<()> {
+    std::fs::create_dir_all(out)?;
+    let (md_path, json_path) = (out.join("report.md"), out.join("report.json"));
+    io::refuse_existing(&md_path)?;
+    io::refuse_existing(&json_path)?;
+    let rows: Vec<Run> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| read_run(p, labels.get(i)))
+        .collect::<Result<_>>()?;
+    let t = &rows[0].time;
+    if rows.iter().any(|r| r.time.len() != t.len()) {
+        bail!("the runs cover different numbers of output times: compare runs of one span");
+    }
+    // D_RE at a quarter, half, three quarters and the end of the span.
+    let picks: Vec<usize> = (1..=4).map(|q| q * (t.len() - 1) / 4).collect();
+    let mut md = String::new();
+    writeln!(md, "# {title}\n")?;
+    writeln!(md, "D_RE of the coarse vorticity against the restricted truth (mean over trajectories and members) at elapsed times; corr: pattern correlation at the end; decorrelation: elapsed time until the mean correlation first falls below 0.95; cost: wall seconds per simulated second (the run's own timing; compare runs of one adapter).\n")?;
+    let head: Vec<String> = picks
+        .iter()
+        .map(|&k| format!("D_RE at +{:.2}", t[k] - t[0]))
+        .collect();
+    writeln!(
+        md,
+        "| # | run | {} | corr (end) | decorrelation | spread (end) | cost (s/s) | cost vs row 1 |",
+        head.join(" | ")
+    )?;
+    writeln!(md, "|{}", "---|".repeat(8 + picks.len() - 1))?;
+    let first_cost = rows[0].s_per_simulated_s;
+    for (i, r) in rows.iter().enumerate() {
+        let d: Vec<String> = picks.iter().map(|&k| format!("{:.3}", r.d_re[k])).collect();
+        writeln!(
+            md,
+            "| {} | {} | {} | {:.3} | {} | {} | {} | {} |",
+            i + 1,
+            r.label,
+            d.join(" | "),
+            r.corr[r.corr.len() - 1],
+            r.decorrelates.map_or("never".into(), |v| format!("{v:.2}")),
+            r.spread
+                .as_ref()
+                .map_or("–".into(), |s| format!("{:.3e}", s[s.len() - 1])),
+            r.s_per_simulated_s
+                .map_or("–".into(), |v| format!("{v:.1}")),
+            match (first_cost, r.s_per_simulated_s) {
+                (Some(a), Some(b)) if a > 0.0 => format!("{:.1}×", b / a),
+                _ => "–".into(),
+            }
+        )?;
+    }
+    let json_rows: Vec<serde_json::Value> = rows
+        .iter()
+        .zip(runs)
+        .map(|(r, p)| {
+            json!({
+                "label": r.label, "file": p.display().to_string(), "time": r.time,
+                "d_re": r.d_re, "pattern_correlation": r.corr, "spread": r.spread,
+                "decorrelation_time": r.decorrelates, "s_per_simulated_s": r.s_per_simulated_s,
+            })
+        })
+        .collect();
+    io::write_bytes_atomic(
+        &json_path,
+        serde_json::to_string_pretty(&json!({ "title": title, "rows": json_rows }))?.as_bytes(),
+    )?;
+    io::write_bytes_atomic(&md_path, md.as_bytes())?;
+    print!("{md}");
+    println!("wrote {} and {}", md_path.display(), json_path.display());
+    Ok(())
+}

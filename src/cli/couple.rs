@@ -97,15 +97,29 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
     if a.every == 0 || a.ensemble == 0 {
         bail!("--every and --ensemble must be >= 1");
     }
+    if !learned && a.model.is_some() {
+        bail!("--model is only used with --closure learned");
+    }
+    if let Some(span) = a.span {
+        if !(span.is_finite() && span > 0.0) {
+            bail!("--span {span}: must be a positive time");
+        }
+    }
     io::refuse_existing(&a.out)?;
     io::check_writable(&a.out)?;
     let t = io::read(&a.truth)?;
     let meta = |k: &str| -> Result<&str> { Ok(t.meta(&a.truth, k)?) };
     let m = a.grid;
     let omega = t.get(&a.truth, &format!("omega_{m}")).with_context(|| {
+        let have: Vec<&str> = t
+            .tensors
+            .keys()
+            .filter_map(|k| k.strip_prefix("omega_"))
+            .collect();
         format!(
-            "{} has no {m}x{m} fields: simulate with --coarse {m}",
-            a.truth.display()
+            "{} has no {m}x{m} fields (it has {}): pass --grid accordingly, or simulate with --coarse {m}",
+            a.truth.display(),
+            if have.is_empty() { "none".to_string() } else { have.join(", ") }
         )
     })?;
     let target_name = match scenario {
@@ -135,6 +149,12 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
                     time[f0],
                     f64::from(time[f0]) + span,
                     time[frames - 1]
+                );
+            }
+            let covered = (need - 1) as f64 * dt * every as f64;
+            if (covered - span).abs() > 1e-9 * span.max(1.0) {
+                eprintln!(
+                    "note: --span {span} rounded to {covered} (whole snapshot intervals of the truth)"
                 );
             }
             need

@@ -76,11 +76,16 @@ fn meta<'a>(f: &'a io::TensorFile, key: &str) -> &'a str {
 
 fn evaluate_file(gpu: &Gpu, path: &Path, label: Option<&String>) -> Result<(Row, Vec<f32>)> {
     let f = io::read(path)?;
-    if f.metadata.get("format").map(String::as_str) != Some(FORMAT) {
-        bail!(
-            "{}: not a samples file of `diffclosure sample` (format != {FORMAT})",
+    match f.metadata.get("format").map(String::as_str) {
+        Some(FORMAT) => {}
+        Some(crate::cli::couple::FORMAT) => bail!(
+            "{} is a `couple` run: evaluate it with --online",
             path.display()
-        );
+        ),
+        _ => bail!(
+            "{}: not a samples file of `diffclosure sample` or `merge` (format != {FORMAT})",
+            path.display()
+        ),
     }
     let (s, t) = (f.get(path, "samples")?, f.get(path, "target")?);
     let sh = &s.shape;
@@ -192,11 +197,7 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
 /// Unreadable or foreign files, an existing report, I/O errors.
 pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
     if !a.labels.is_empty() && a.labels.len() != a.samples.len() {
-        bail!(
-            "{} labels for {} samples files",
-            a.labels.len(),
-            a.samples.len()
-        );
+        bail!("{} labels for {} files", a.labels.len(), a.samples.len());
     }
     if a.online {
         let title = if a.title == "Offline evaluation" {

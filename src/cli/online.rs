@@ -16,6 +16,8 @@ use crate::metrics;
 /// One run's errors over time.
 struct Run {
     label: String,
+    /// Grid and truth file: runs compared in one table must share them.
+    setting: (usize, String),
     time: Vec<f64>,
     /// Mean over trajectories and members, per output time.
     d_re: Vec<f64>,
@@ -97,6 +99,7 @@ fn read_run(path: &Path, label: Option<&String>) -> Result<Run> {
     };
     Ok(Run {
         label: label.cloned().unwrap_or(default_label),
+        setting: (m, meta("truth")),
         time,
         d_re,
         corr,
@@ -122,11 +125,27 @@ pub fn report(runs: &[PathBuf], labels: &[String], out: &Path, title: &str) -> R
         .map(|(i, p)| read_run(p, labels.get(i)))
         .collect::<Result<_>>()?;
     let t = &rows[0].time;
-    if rows.iter().any(|r| r.time.len() != t.len()) {
-        bail!("the runs cover different numbers of output times: compare runs of one span");
+    for r in &rows[1..] {
+        if r.setting != rows[0].setting {
+            bail!(
+                "the runs differ in grid or truth ({}² of {} vs {}² of {}): compare runs of one setting",
+                rows[0].setting.0,
+                rows[0].setting.1,
+                r.setting.0,
+                r.setting.1
+            );
+        }
+        if r.time != *t {
+            bail!("the runs cover different output times: compare runs of one start and span");
+        }
     }
-    // D_RE at a quarter, half, three quarters and the end of the span.
-    let picks: Vec<usize> = (1..=4).map(|q| q * (t.len() - 1) / 4).collect();
+    // D_RE at (up to) a quarter, half, three quarters and the end of the
+    // span: distinct output times after the start.
+    let mut picks: Vec<usize> = (1..=4)
+        .map(|q| q * (t.len() - 1) / 4)
+        .filter(|&k| k > 0)
+        .collect();
+    picks.dedup();
     let mut md = String::new();
     writeln!(md, "# {title}\n")?;
     writeln!(md, "D_RE of the coarse vorticity against the restricted truth (mean over trajectories and members) at elapsed times; corr: pattern correlation at the end; decorrelation: elapsed time until the mean correlation first falls below 0.95; cost: wall seconds per simulated second (the run's own timing; compare runs of one adapter).\n")?;
@@ -157,7 +176,7 @@ pub fn report(runs: &[PathBuf], labels: &[String], out: &Path, title: &str) -> R
             r.s_per_simulated_s
                 .map_or("–".into(), |v| format!("{v:.1}")),
             match (first_cost, r.s_per_simulated_s) {
-                (Some(a), Some(b)) if a > 0.0 => format!("{:.1}×", b / a),
+                (Some(a), Some(b)) if a > 0.0 => format!("{:.3}×", b / a),
                 _ => "–".into(),
             }
         )?;

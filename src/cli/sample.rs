@@ -77,7 +77,7 @@ pub struct SampleArgs {
     /// This run's part of the job, `i/n` (0 <= i < n): the conditions are
     /// cut into n contiguous pieces; or `slurm`: the piece of this task of
     /// a Slurm array job ((SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN) /
-    /// SLURM_ARRAY_TASK_STEP of SLURM_ARRAY_TASK_COUNT). `{i}` and `{n}` in
+    /// SLURM_ARRAY_TASK_STEP of SLURM_ARRAY_TASK_COUNT). `%i` and `%n` in
     /// --out are replaced; for a shard of several without them,
     /// `.shard-I-of-N` goes before the extension. `diffclosure merge` joins
     /// the shards. Default: the whole job.
@@ -155,10 +155,10 @@ fn shard_path(out: &Path, (i, n): (usize, usize)) -> PathBuf {
         return out.to_path_buf();
     }
     let s = out.to_string_lossy();
-    if s.contains("{i}") || s.contains("{n}") {
+    if s.contains("%i") || s.contains("%n") {
         return PathBuf::from(
-            s.replace("{i}", &i.to_string())
-                .replace("{n}", &n.to_string()),
+            s.replace("%i", &i.to_string())
+                .replace("%n", &n.to_string()),
         );
     }
     let tag = format!("shard-{i}-of-{n}");
@@ -175,8 +175,11 @@ fn shard_path(out: &Path, (i, n): (usize, usize)) -> PathBuf {
 /// The job's conditions: `count` dataset indices evenly spaced over `len`.
 fn conditions(len: usize, count: Option<usize>) -> Result<Vec<usize>> {
     let c = count.unwrap_or(len);
-    if c == 0 || c > len {
-        bail!("--conditions {c}: the dataset has {len} samples");
+    if c == 0 {
+        bail!("--conditions 0: must be >= 1");
+    }
+    if c > len {
+        bail!("--conditions {c}: the dataset has only {len} samples");
     }
     Ok((0..c).map(|j| j * len / c).collect())
 }
@@ -216,7 +219,6 @@ fn job_metadata(
     put("seed", a.seed.to_string());
     put("samples_per_condition", a.samples_per_condition.to_string());
     put("conditions", conditions.to_string());
-    put("batch", a.batch.to_string());
     put("spectral", a.spectral.to_lowercase());
     for (k, v) in model_meta {
         if k.starts_with("score.") || k == "train.epoch" || k == "train.samples" {
@@ -240,9 +242,10 @@ fn fingerprint(parts: &[&[f32]]) -> String {
 
 /// Metadata of a samples file that does not identify the job: where its
 /// inputs lay, which shard it is, and how long it took.
-const VOLATILE: [&str; 7] = [
+const VOLATILE: [&str; 8] = [
     "model",
     "data",
+    "batch",
     "shard",
     "first_condition",
     "wall_s",
@@ -343,13 +346,18 @@ pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
     meta.insert("first_condition".into(), c0.to_string());
     meta.insert("model".into(), a.model.display().to_string());
     meta.insert("data".into(), a.data.display().to_string());
+    meta.insert("batch".into(), a.batch.to_string());
 
     // Resume: the samples done so far, from a run of the same job.
     let mut samples: Vec<f32> = Vec::with_capacity(items * n * n);
     if a.resume && partial.exists() {
         let f = io::read(&partial)?;
-        // Everything but where the inputs lie (their hashes are compared).
-        for (key, want) in meta.iter().filter(|(k, _)| *k != "model" && *k != "data") {
+        // Everything but where the inputs lie (their hashes are compared)
+        // and the batch size (a sample's noise does not depend on it).
+        for (key, want) in meta
+            .iter()
+            .filter(|(k, _)| !["model", "data", "batch"].contains(&k.as_str()))
+        {
             let have = f.metadata.get(key);
             if have != Some(want) {
                 bail!(
@@ -368,6 +376,11 @@ pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
             );
         }
         samples.extend_from_slice(&s.data);
+        eprintln!(
+            "resuming {}: {} of {items} samples done",
+            partial.display(),
+            samples.len() / (n * n)
+        );
     } else if a.resume {
         eprintln!(
             "{} not found: starting from the beginning",
@@ -673,7 +686,7 @@ mod tests {
             Path::new("/x/s.shard-2-of-4.safetensors")
         );
         assert_eq!(
-            shard_path(Path::new("o_{i}_{n}.st"), (1, 3)),
+            shard_path(Path::new("o_%i_%n.st"), (1, 3)),
             Path::new("o_1_3.st")
         );
         assert_eq!(conditions(10, Some(4)).unwrap(), vec![0, 2, 5, 7]);

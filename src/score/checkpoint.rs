@@ -107,7 +107,8 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         Some(FORMAT) => {}
         other => {
             return Err(bad(format!(
-                "not a diffclosure score checkpoint (format {other:?}, expected {FORMAT})"
+                "not a diffclosure score checkpoint (metadata format = {}, expected {FORMAT}; write one with `diffclosure train`)",
+                other.unwrap_or("none")
             )))
         }
     }

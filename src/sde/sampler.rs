@@ -119,6 +119,16 @@ impl SamplerConfig {
                 self.t_max
             )));
         }
+        if !(0.0 < self.t_min
+            && self.t_min < self.t_max
+            && self.t_max.is_finite()
+            && self.rho > 0.0)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "sampler times t_max = {}, t_min = {}, rho = {}: need 0 < t_min < t_max and rho > 0",
+                self.t_max, self.t_min, self.rho
+            )));
+        }
         karras_times(self.t_max, self.t_min, self.rho, self.steps + 1)
     }
 }

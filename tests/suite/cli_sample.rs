@@ -163,7 +163,7 @@ fn sample_shards_resume_evaluate_and_refuse_bad_input() {
     // Shards by flag (3 pieces: 2 conditions each, cutting batches of 3
     // samples differently) and by Slurm's variables (an array 1-3:2) merge
     // into the same bytes.
-    let pieces = tmp("piece_{i}.safetensors");
+    let pieces = tmp("piece_%i.safetensors");
     for i in 0..3 {
         run(&pieces, &["--shard", &format!("{i}/3")]);
     }

@@ -111,6 +111,12 @@ fn couple_runs_the_coarse_model_and_refuses_bad_input() {
         "simulate with --coarse 16",
     );
     fails(&["--closure", "none", "--every", "0"], ">= 1");
-    fails(&["--closure", "none", "--model", s(&truth)], "only used with --closure learned");
-    fails(&["--closure", "none", "--span", "-1"], "must be a positive time");
+    fails(
+        &["--closure", "none", "--model", s(&truth)],
+        "only used with --closure learned",
+    );
+    fails(
+        &["--closure", "none", "--span", "-1"],
+        "must be a positive time",
+    );
 }

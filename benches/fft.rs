@@ -13,6 +13,8 @@
 //! the adapter has timestamps). The adapter is printed first; pick it with
 //! DIFFCLOSURE_BACKEND / DIFFCLOSURE_ADAPTER.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -266,14 +268,9 @@ fn print_breakdown(gpu: &Gpu) {
 }
 
 fn bench(c: &mut Criterion) {
-    let gpu = match Gpu::from_env() {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("no GPU adapter, GPU benchmarks skipped: {e}");
-            return;
-        }
+    let Some(gpu) = common::gpu() else {
+        return;
     };
-    eprintln!("adapter: {}", gpu.describe());
     print_breakdown(&gpu);
     for (n, batch) in CASES {
         let mut group = c.benchmark_group(format!("fft_{n}x{n}_batch{batch}"));

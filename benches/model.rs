@@ -4,32 +4,25 @@
 //! `diffclosure bench model` measures the same without cargo, plus 128²
 //! and 256², and `--profile` splits the time per kernel family.
 
+mod common;
+
+use common::values;
+
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use diffclosure::data::dataset::Samples;
-use diffclosure::gpu::{DType, Gpu, Tensor};
+use diffclosure::gpu::{DType, Tensor};
 use diffclosure::score::init::init_params;
 use diffclosure::score::model::ScoreFno;
 use diffclosure::score::spectral_conv::Method;
 use diffclosure::score::train::{TrainConfig, Trainer};
 use diffclosure::score::ScoreConfig;
 
-fn values(seed: u32, len: usize) -> Vec<f32> {
-    (0..len as u32)
-        .map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 2001) as f32 / 1000.0 - 1.0)
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
-    let gpu = match Gpu::from_env() {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("no GPU adapter, benchmarks skipped: {e}");
-            return;
-        }
+    let Some(gpu) = common::gpu() else {
+        return;
     };
-    eprintln!("adapter: {}", gpu.describe());
     let cfg = ScoreConfig::default();
     let model = ScoreFno::new(&cfg).expect("model");
     let params = init_params(&cfg, 1);

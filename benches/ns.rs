@@ -7,21 +7,17 @@
 //! PyTorch baseline (`../shared/baselines/torch_ns.py`) is run beside it by
 //! hand for the ratio (docs/performance.md).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use diffclosure::gpu::Gpu;
 use diffclosure::ns::{NsSolver, Preset, TimeScheme};
 
 fn bench(c: &mut Criterion) {
-    let gpu = match Gpu::from_env() {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("no GPU adapter, benchmarks skipped: {e}");
-            return;
-        }
+    let Some(gpu) = common::gpu() else {
+        return;
     };
-    eprintln!("adapter: {}", gpu.describe());
     for (n, batch) in [(256, 1), (64, 16)] {
         let mut group = c.benchmark_group(format!("ns_{n}x{n}_batch{batch}"));
         group.throughput(Throughput::Elements(1));

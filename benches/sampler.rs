@@ -4,32 +4,24 @@
 //! `cargo bench --bench sampler`; `diffclosure bench sampler` measures the
 //! same without cargo, and `benches/torch_sampler.py` the PyTorch baseline.
 
+mod common;
+
+use common::values;
+
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use diffclosure::data::dataset::Samples;
-use diffclosure::gpu::Gpu;
 use diffclosure::score::init::init_params;
 use diffclosure::score::spectral_conv::Method;
 use diffclosure::score::ScoreConfig;
 use diffclosure::sde::generate::Generator;
 use diffclosure::sde::{Noise, SamplerConfig};
 
-fn values(seed: u32, len: usize) -> Vec<f32> {
-    (0..len as u32)
-        .map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 2001) as f32 / 1000.0 - 1.0)
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
-    let gpu = match Gpu::from_env() {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("no GPU adapter, benchmarks skipped: {e}");
-            return;
-        }
+    let Some(gpu) = common::gpu() else {
+        return;
     };
-    eprintln!("adapter: {}", gpu.describe());
     let cfg = ScoreConfig::default();
     let params = init_params(&cfg, 1);
     let (n, s) = (64, 16);

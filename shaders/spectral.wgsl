@@ -44,6 +44,14 @@ struct Params {
     // sqrt(kappa) n^2 / (L sqrt(dt)), 0 when off.
     noise_alpha: f32,
     noise_scale: f32,
+    // Eddy-viscosity closures (eddy_* kernels below; unused by the solver):
+    // the sharp spectral filter applied to the state first (bins with
+    // |jx|, |jy| < cutoff kept; n keeps all), the filter width Delta, and
+    // the model (0: Smagorinsky, 1: Leith).
+    cutoff: u32,
+    delta: f32,
+    leith: u32,
+    pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -102,6 +110,25 @@ fn times_i(a: vec2<f32>) -> vec2<f32> {
 @group(0) @binding(1) var<storage, read> vg_w: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read_write> vg_out: array<vec2<f32>>;
 
+// Spectra of u, v, dw/dx, dw/dy of one bin of w.
+struct Gradients {
+    u: vec2<f32>,
+    v: vec2<f32>,
+    wx: vec2<f32>,
+    wy: vec2<f32>,
+}
+
+fn stream_function(m: Mode, w: vec2<f32>) -> vec2<f32> {
+    return select(w / m.k2, vec2<f32>(0.0), m.k2 == 0.0);
+}
+
+fn gradients(m: Mode, w: vec2<f32>) -> Gradients {
+    let psi = stream_function(m, w);
+    let dx = deriv_factor(m.jx);
+    let dy = deriv_factor(m.jy);
+    return Gradients(dy * times_i(psi), -dx * times_i(psi), dx * times_i(w), dy * times_i(w));
+}
+
 @compute @workgroup_size(64)
 fn velocity_gradients(
     @builtin(global_invocation_id) gid: vec3<u32>,
@@ -112,16 +139,13 @@ fn velocity_gradients(
         return;
     }
     let m = mode(i);
-    let w = vg_w[i];
-    let psi = select(w / m.k2, vec2<f32>(0.0), m.k2 == 0.0);
-    let dx = deriv_factor(m.jx);
-    let dy = deriv_factor(m.jy);
+    let g = gradients(m, vg_w[i]);
     let per = p.n * p.half;
     let base = m.b * 4u * per + m.local;
-    vg_out[base] = dy * times_i(psi);
-    vg_out[base + per] = -dx * times_i(psi);
-    vg_out[base + 2u * per] = dx * times_i(w);
-    vg_out[base + 3u * per] = dy * times_i(w);
+    vg_out[base] = g.u;
+    vg_out[base + per] = g.v;
+    vg_out[base + 2u * per] = g.wx;
+    vg_out[base + 3u * per] = g.wy;
 }
 
 // ---- advection: grads [B, 4, n, n] (u, v, dw/dx, dw/dy) -> u . grad w [B, n, n].
@@ -252,4 +276,173 @@ fn subgrid_term(
     let m = mode(i);
     let per = p.n * p.half;
     sg_out[i] = sg_terms[m.b * 2u * per + per + m.local] + dealias(m) * sg_n1[i];
+}
+
+// ---- Eddy-viscosity closures: the classical baselines of the sgs scenario
+// (science.md §3), in vorticity form (Leith 1996; Maulik & San 2017):
+//   -tau ~ C div(Delta^q s grad w),
+//   Smagorinsky: q = 2, s = |S| = sqrt(2 S_ij S_ij),  C = C_S^2;
+//   Leith:       q = 3, s = |grad w|,                C = C_L^3.
+// eddy_gradients -> c2r of 6 fields -> eddy_flux -> r2c of 3 fields ->
+// eddy_divergence gives D = div(Delta^q s grad w) (C = 1) and u . grad w
+// of the (filtered) state; eddy_coefficient gives the dynamic C (Germano
+// identity, least squares of Lilly over the domain, per trajectory) and
+// eddy_apply writes C D into the solver's closure term.
+
+fn in_band(m: Mode) -> bool {
+    return u32(abs(m.jx)) < p.cutoff && u32(abs(m.jy)) < p.cutoff;
+}
+
+// eddy_gradients: w_hat [B, n, half] -> [B, 6, n, half] = (u, v, dw/dx,
+// dw/dy, S11, S12) of the filtered w; S11 = du/dx = d2psi/dxdy = -S22,
+// S12 = (du/dy + dv/dx) / 2 = (d2psi/dy2 - d2psi/dx2) / 2.
+@group(0) @binding(1) var<storage, read> eg_w: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read_write> eg_out: array<vec2<f32>>;
+
+@compute @workgroup_size(64)
+fn eddy_gradients(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = flat_id(gid, nwg);
+    if i >= p.spec_len {
+        return;
+    }
+    let m = mode(i);
+    let w = select(vec2<f32>(0.0), eg_w[i], in_band(m));
+    let g = gradients(m, w);
+    let psi = stream_function(m, w);
+    let kx = f32(m.jx) * p.kappa;
+    let ky = f32(m.jy) * p.kappa;
+    let per = p.n * p.half;
+    let base = m.b * 6u * per + m.local;
+    eg_out[base] = g.u;
+    eg_out[base + per] = g.v;
+    eg_out[base + 2u * per] = g.wx;
+    eg_out[base + 3u * per] = g.wy;
+    eg_out[base + 4u * per] = -deriv_factor(m.jx) * deriv_factor(m.jy) * psi;
+    eg_out[base + 5u * per] = 0.5 * (kx * kx - ky * ky) * psi;
+}
+
+// eddy_flux: fields [B, 6, n, n] -> [B, 3, n, n] = (nu_e dw/dx,
+// nu_e dw/dy, u . grad w), nu_e = Delta^q s (the coefficient comes later).
+@group(0) @binding(1) var<storage, read> ef_in: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ef_out: array<f32>;
+
+@compute @workgroup_size(64)
+fn eddy_flux(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = flat_id(gid, nwg);
+    if i >= p.phys_len {
+        return;
+    }
+    let per = p.n * p.n;
+    let b = i / per;
+    let base = b * 6u * per + (i % per);
+    let u = ef_in[base];
+    let v = ef_in[base + per];
+    let wx = ef_in[base + 2u * per];
+    let wy = ef_in[base + 3u * per];
+    let s11 = ef_in[base + 4u * per];
+    let s12 = ef_in[base + 5u * per];
+    var nu_e: f32;
+    if p.leith == 1u {
+        nu_e = p.delta * p.delta * p.delta * sqrt(wx * wx + wy * wy);
+    } else {
+        nu_e = p.delta * p.delta * 2.0 * sqrt(s11 * s11 + s12 * s12);
+    }
+    let out = b * 3u * per + (i % per);
+    ef_out[out] = nu_e * wx;
+    ef_out[out + per] = nu_e * wy;
+    ef_out[out + 2u * per] = u * wx + v * wy;
+}
+
+// eddy_divergence: [B, 3, n, half] spectra of eddy_flux -> [B, 2, n, half]
+// = (D, J): D = div(nu_e grad w), J = u . grad w, both dealiased (2/3 rule
+// of this grid, as the solver's own convection).
+@group(0) @binding(1) var<storage, read> ed_flux: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read_write> ed_out: array<vec2<f32>>;
+
+@compute @workgroup_size(64)
+fn eddy_divergence(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = flat_id(gid, nwg);
+    if i >= p.spec_len {
+        return;
+    }
+    let m = mode(i);
+    let per = p.n * p.half;
+    let src = m.b * 3u * per + m.local;
+    let div = deriv_factor(m.jx) * times_i(ed_flux[src]) + deriv_factor(m.jy) * times_i(ed_flux[src + per]);
+    let dst = m.b * 2u * per + m.local;
+    ed_out[dst] = dealias(m) * div;
+    ed_out[dst + per] = dealias(m) * ed_flux[src + 2u * per];
+}
+
+// eddy_coefficient: one workgroup per trajectory. With (D, J) of the state
+// (`base`) and (D_t, J_t) of its test-filtered state with width 2 Delta
+// (`test`), both [B, 2, n, half], the Germano identity for -tau ~ C D reads
+// -L ~ C M with L = ~J - J_t (the test-filtered resolved convection minus
+// the convection of the test-filtered state) and M = D_t - ~D (~: the test
+// filter, the band of this dispatch's p.cutoff). Least squares over the
+// domain (Parseval on the half spectrum: the inner columns count twice):
+//   C = max(0, <-L, M> / <M, M>)   (clipped: no backscatter; 0 if M = 0).
+@group(0) @binding(1) var<storage, read> ec_base: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read> ec_test: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read_write> ec_coef: array<f32>;
+
+var<workgroup> ec_sums: array<vec2<f32>, 256>;
+
+@compute @workgroup_size(256)
+fn eddy_coefficient(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let b = wid.x;
+    let per = p.n * p.half;
+    var acc = vec2<f32>(0.0);
+    for (var j = li; j < per; j = j + 256u) {
+        let m = mode(b * per + j);
+        if in_band(m) {
+            let weight = select(2.0, 1.0, m.jx == 0 || u32(m.jx) * 2u == p.n);
+            let at = b * 2u * per + j;
+            let l = ec_base[at + per] - ec_test[at + per];
+            let mm = ec_test[at] - ec_base[at];
+            acc = acc + weight * vec2<f32>(-dot(l, mm), dot(mm, mm));
+        }
+    }
+    ec_sums[li] = acc;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s = s / 2u) {
+        if li < s {
+            ec_sums[li] = ec_sums[li] + ec_sums[li + s];
+        }
+        workgroupBarrier();
+    }
+    if li == 0u {
+        let t = ec_sums[0];
+        ec_coef[b] = select(max(t.x / t.y, 0.0), 0.0, t.y <= 0.0);
+    }
+}
+
+// eddy_apply: closure [B, n, half] = C_b D, with C [B] and (D, J) [B, 2, n, half].
+@group(0) @binding(1) var<storage, read> ea_coef: array<f32>;
+@group(0) @binding(2) var<storage, read> ea_terms: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read_write> ea_out: array<vec2<f32>>;
+
+@compute @workgroup_size(64)
+fn eddy_apply(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = flat_id(gid, nwg);
+    if i >= p.spec_len {
+        return;
+    }
+    let m = mode(i);
+    ea_out[i] = ea_coef[m.b] * ea_terms[m.b * 2u * p.n * p.half + m.local];
 }

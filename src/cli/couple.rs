@@ -1,6 +1,7 @@
 //! `diffclosure couple`: the coarse model of a closure scenario run from a
-//! truth snapshot with no closure or with the learned closure sampled
-//! online on the GPU; snapshots beside the restricted truth.
+//! truth snapshot with no closure, the learned closure sampled online on
+//! the GPU, the deterministic part of the exact term, or an eddy-viscosity
+//! baseline; snapshots beside the restricted truth.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use crate::couple::{coarse_config, Closure, CoupledRun, LearnedClosure};
 use crate::data::dataset::{Scenario, Sensors};
 use crate::data::io::{self, NamedTensor};
 use crate::gpu::Gpu;
+use crate::ns::eddy::{Coefficient, EddyClosure, EddyViscosity};
 use crate::ns::{NsConfig, NsSolver, Preset, TimeScheme};
 use crate::score::checkpoint;
 use crate::score::spectral_conv::Method;
@@ -34,9 +36,16 @@ pub struct CoupleArgs {
     /// and the closure supplies).
     #[arg(long, default_value = "g")]
     scenario: String,
-    /// Closure: none (the coarse model alone) or learned (--model).
+    /// Closure: none (the coarse model alone); learned (the score network,
+    /// --model); oracle (the exact deterministic part of the term from the
+    /// coarse state: ν∆ω for G, −u·∇ω for H; not for sgs); smagorinsky,
+    /// leith, dynamic-smagorinsky, dynamic-leith (eddy viscosity, the
+    /// classical LES baselines).
     #[arg(long, default_value = "learned")]
     closure: String,
+    /// The constant C_S / C_L of --closure smagorinsky / leith.
+    #[arg(long)]
+    coefficient: Option<f64>,
     /// Trained score network (for --closure learned).
     #[arg(long)]
     model: Option<PathBuf>,
@@ -81,6 +90,42 @@ pub struct CoupleArgs {
     quiet: bool,
 }
 
+/// The closure of a coupled run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum ClosureKind {
+    None,
+    Learned,
+    Oracle,
+    Eddy(EddyViscosity),
+}
+
+impl ClosureKind {
+    fn parse(name: &str, coefficient: Option<f64>) -> Result<Self> {
+        let kind = match name {
+            "none" => Self::None,
+            "learned" => Self::Learned,
+            "oracle" => Self::Oracle,
+            other => match other.parse::<EddyViscosity>() {
+                Ok(e) => Self::Eddy(e),
+                Err(_) => bail!(
+                    "--closure {other}: expected none, learned, oracle, smagorinsky, leith, dynamic-smagorinsky or dynamic-leith"
+                ),
+            },
+        };
+        match (kind, coefficient) {
+            (_, None) => Ok(kind),
+            (Self::Eddy(mut e), Some(c)) if e.coefficient != Coefficient::Dynamic => {
+                if !(c.is_finite() && c >= 0.0) {
+                    bail!("--coefficient {c}: must be finite and >= 0");
+                }
+                e.coefficient = Coefficient::Constant(c);
+                Ok(Self::Eddy(e))
+            }
+            _ => bail!("--coefficient is only used with --closure smagorinsky or leith"),
+        }
+    }
+}
+
 /// Runs `diffclosure couple`.
 ///
 /// # Errors
@@ -89,16 +134,16 @@ pub struct CoupleArgs {
 /// any GPU work; a run that blows up; I/O errors.
 pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
     let scenario: Scenario = a.scenario.parse()?;
-    let learned = match a.closure.as_str() {
-        "none" => false,
-        "learned" => true,
-        other => bail!("--closure {other}: expected none or learned"),
-    };
+    let kind = ClosureKind::parse(&a.closure, a.coefficient)?;
+    let learned = kind == ClosureKind::Learned;
     if a.every == 0 || a.ensemble == 0 {
         bail!("--every and --ensemble must be >= 1");
     }
     if !learned && a.model.is_some() {
         bail!("--model is only used with --closure learned");
+    }
+    if kind == ClosureKind::Oracle && scenario == Scenario::Sgs {
+        bail!("--closure oracle: the sgs term has no deterministic part computable on the coarse grid (the exact sgs oracle needs the fine run; see tests/suite/couple.rs)");
     }
     if let Some(span) = a.span {
         if !(span.is_finite() && span > 0.0) {
@@ -179,7 +224,13 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         seed: a.seed,
         advection: true,
     };
-    let cfg = coarse_config(scenario, &fine, m);
+    let mut cfg = coarse_config(scenario, &fine, m);
+    if kind == ClosureKind::Oracle {
+        // The coarse model with the omitted term's deterministic part put
+        // back: ν∆ω (G) or its own convection (H).
+        cfg.nu = fine.nu;
+        cfg.advection = true;
+    }
     cfg.validate()?;
     let sampler = SamplerConfig {
         sampler: a.sampler.parse::<Sampler>()?,
@@ -252,9 +303,10 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         &omega.data[f0 * b * per..(f0 + 1) * b * per],
         per,
     ))?;
-    let closure = match &model {
-        None => Closure::None,
-        Some((ck, s, obs)) => {
+    let closure = match (&model, kind) {
+        (_, ClosureKind::Eddy(e)) => Closure::Eddy(Box::new(EddyClosure::new(&gpu, &cfg, e)?)),
+        (None, _) => Closure::None,
+        (Some((ck, s, obs)), _) => {
             let mut c = LearnedClosure::new(
                 &gpu,
                 (&ck.config, &ck.params),
@@ -285,6 +337,8 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut snaps = run.solver().vorticity()?;
+    // The eddy coefficients C (C_S² / C_L³) at the output intervals.
+    let mut eddy_c: Vec<f32> = Vec::new();
     let t0 = Instant::now();
     for s in 1..=steps {
         run.step()?;
@@ -297,6 +351,9 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
                 );
             }
             snaps.extend(run.solver().vorticity()?);
+            if let Closure::Eddy(e) = run.closure() {
+                eddy_c.extend(e.coefficients()?);
+            }
             bar.set_message(format!("t = {:.2}", f64::from(time[f0]) + s as f64 * dt));
         }
         bar.set_position(s as u64);
@@ -321,6 +378,15 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         ("adapter", gpu.describe()),
     ] {
         out_meta.insert(k.into(), v);
+    }
+    if !eddy_c.is_empty() {
+        let mean = eddy_c.iter().map(|&c| f64::from(c)).sum::<f64>() / eddy_c.len() as f64;
+        out_meta.insert("eddy_c_mean".into(), format!("{mean:.4e}"));
+    }
+    if let ClosureKind::Eddy(e) = kind {
+        if let Coefficient::Constant(c) = e.coefficient {
+            out_meta.insert("eddy_constant".into(), c.to_string());
+        }
     }
     if let Some((ck, _, obs)) = &model {
         out_meta.insert(

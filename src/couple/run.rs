@@ -6,6 +6,7 @@ use crate::data::dataset::Scenario;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::ns::closure::ClosureRecorder;
+use crate::ns::eddy::EddyClosure;
 use crate::ns::{NsConfig, NsSolver};
 
 use super::LearnedClosure;
@@ -44,6 +45,9 @@ pub enum Closure {
         /// Its restriction to the coarse grid.
         recorder: Box<ClosureRecorder>,
     },
+    /// An eddy-viscosity closure (Smagorinsky, Leith, constant or
+    /// dynamic), computed from the state at every step.
+    Eddy(Box<EddyClosure>),
     /// The score network, sampled every `every` steps and held between.
     Learned {
         /// The closure sampler.
@@ -148,6 +152,12 @@ impl CoupledRun {
                     let dst = &self.solver.closure_hat().buffer;
                     enc.copy_buffer_to_buffer(&src.buffer, at, dst, b * per, per);
                 }
+                self.solver.record_steps(&mut enc, 1)?;
+                self.gpu.submit(enc);
+            }
+            Closure::Eddy(eddy) => {
+                let mut enc = self.gpu.encoder("eddy-viscosity step");
+                eddy.record(&mut enc, &self.solver)?;
                 self.solver.record_steps(&mut enc, 1)?;
                 self.gpu.submit(enc);
             }

@@ -4,6 +4,7 @@
 
 pub mod closure;
 pub mod diagnostics;
+pub mod eddy;
 mod preset;
 pub mod restrict;
 mod solver;

@@ -110,21 +110,53 @@ impl NsConfig {
     }
 }
 
+/// The uniform of `shaders/spectral.wgsl` (its `Params`, field for field).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    half: u32,
-    spec_len: u32,
-    phys_len: u32,
-    kappa: f32,
-    nu: f32,
-    drag: f32,
-    dt: f32,
-    c1: f32,
-    c2: f32,
-    noise_alpha: f32,
-    noise_scale: f32,
+pub(crate) struct Params {
+    pub n: u32,
+    pub half: u32,
+    pub spec_len: u32,
+    pub phys_len: u32,
+    pub kappa: f32,
+    pub nu: f32,
+    pub drag: f32,
+    pub dt: f32,
+    pub c1: f32,
+    pub c2: f32,
+    pub noise_alpha: f32,
+    pub noise_scale: f32,
+    pub cutoff: u32,
+    pub delta: f32,
+    pub leith: u32,
+    pub pad: u32,
+}
+
+impl Params {
+    /// The grid and physics of `cfg` with no advection weights, no
+    /// stochastic forcing and no filter.
+    pub(crate) fn grid(cfg: &NsConfig) -> Self {
+        let (n, b) = (cfg.n, cfg.batch);
+        let half = n / 2 + 1;
+        Self {
+            n: n as u32,
+            half: half as u32,
+            spec_len: (b * n * half) as u32,
+            phys_len: (b * n * n) as u32,
+            kappa: (2.0 * std::f64::consts::PI / cfg.length) as f32,
+            nu: cfg.nu as f32,
+            drag: cfg.drag as f32,
+            dt: cfg.dt as f32,
+            c1: 0.0,
+            c2: 0.0,
+            noise_alpha: 0.0,
+            noise_scale: 0.0,
+            cutoff: n as u32,
+            delta: 0.0,
+            leith: 0,
+            pad: 0,
+        }
+    }
 }
 
 const GRADS: KernelSpec = KernelSpec {
@@ -245,14 +277,6 @@ impl NsSolver {
         let grads = Tensor::zeros(gpu, &[b, 4, n, n], DType::F32)?;
         let adv_phys = Tensor::zeros(gpu, &[b, n, n], DType::F32)?;
         let params = |c1: f32, c2: f32| Params {
-            n: n as u32,
-            half: half as u32,
-            spec_len: (b * n * half) as u32,
-            phys_len: (b * n * n) as u32,
-            kappa: (2.0 * std::f64::consts::PI / cfg.length) as f32,
-            nu: cfg.nu as f32,
-            drag: cfg.drag as f32,
-            dt: cfg.dt as f32,
             c1,
             c2,
             noise_alpha: cfg.stochastic.map_or(0.0, |s| s.alpha as f32),
@@ -260,6 +284,7 @@ impl NsSolver {
                 (s.sigma * f64::from(s.kappa).sqrt() * (n * n) as f64
                     / (cfg.length * cfg.dt.sqrt())) as f32
             }),
+            ..Params::grid(cfg)
         };
         // Without advection both weights are 0 (and it is never computed).
         let adv = if cfg.advection { 1.0 } else { 0.0 };

@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod eddy;
 pub mod fft;
 pub mod ns;
 pub mod philox;

@@ -26,7 +26,7 @@ pub struct NsParams {
 }
 
 /// Integer wavenumbers (jx, jy) of half-spectrum bin (iy, ix).
-fn wavenumbers(n: usize, iy: usize, ix: usize) -> (i64, i64) {
+pub fn wavenumbers(n: usize, iy: usize, ix: usize) -> (i64, i64) {
     let jy = if iy <= n / 2 {
         iy as i64
     } else {
@@ -35,7 +35,7 @@ fn wavenumbers(n: usize, iy: usize, ix: usize) -> (i64, i64) {
     (ix as i64, jy)
 }
 
-fn deriv(n: usize, j: i64, kappa: f64) -> f64 {
+pub fn deriv(n: usize, j: i64, kappa: f64) -> f64 {
     if 2 * j.unsigned_abs() as usize == n {
         0.0
     } else {

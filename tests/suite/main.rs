@@ -13,6 +13,7 @@ mod cli_couple;
 mod cli_sample;
 mod cli_train;
 mod couple;
+mod eddy;
 mod fft;
 mod io;
 mod metrics;

@@ -36,6 +36,11 @@ pub enum BenchCommand {
     /// reference network sizes, one encoder per batch including the
     /// readback of the samples.
     Sampler(SamplerBenchArgs),
+    /// Wall seconds per simulated second of the truth run, the coarse
+    /// model alone, with eddy viscosity and with the learned closure
+    /// (every 1 and 5 steps, 10- and 5-step samplers), and the ratios to
+    /// the coarse model alone, in one process.
+    Couple(super::bench_couple::CoupleBenchArgs),
 }
 
 /// Options of `diffclosure bench sampler`.
@@ -92,11 +97,11 @@ pub struct NetArgs {
     fc_hidden: usize,
     /// Sensors per axis (the baseline's 16 × 16).
     #[arg(long, default_value_t = 16)]
-    sensors: usize,
+    pub(super) sensors: usize,
 }
 
 impl NetArgs {
-    fn config(&self) -> Result<ScoreConfig> {
+    pub(super) fn config(&self) -> Result<ScoreConfig> {
         let cfg = ScoreConfig {
             width: self.width,
             modes: self.modes,
@@ -205,6 +210,7 @@ pub fn run(gpu_args: &GpuArgs, cmd: &BenchCommand) -> Result<()> {
         BenchCommand::Ns(a) => run_ns(gpu_args, a),
         BenchCommand::Model(a) => run_model(gpu_args, a),
         BenchCommand::Sampler(a) => run_sampler(gpu_args, a),
+        BenchCommand::Couple(a) => super::bench_couple::run_couple(gpu_args, a),
     }
 }
 
@@ -609,7 +615,7 @@ fn run_sampler(gpu_args: &GpuArgs, a: &SamplerBenchArgs) -> Result<()> {
 /// warm-up call, then `repeats` repeats of as many calls as fill
 /// `seconds`, each timed to the GPU's completion; the median repeat.
 /// Returns (calls per repeat, seconds per call).
-fn median_seconds(
+pub(super) fn median_seconds(
     gpu: &Gpu,
     call: &mut dyn FnMut() -> Result<()>,
     seconds: f64,

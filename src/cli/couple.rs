@@ -88,6 +88,13 @@ pub struct CoupleArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Continue an interrupted run from `OUT.partial` (bit for bit: the
+    /// state, the held closure term and the noise stream are saved).
+    #[arg(long)]
+    resume: bool,
+    /// Output intervals between saves of `OUT.partial`.
+    #[arg(long, default_value_t = 100)]
+    checkpoint_every: usize,
 }
 
 /// The closure of a coupled run.
@@ -152,6 +159,16 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
     }
     io::refuse_existing(&a.out)?;
     io::check_writable(&a.out)?;
+    let partial = PathBuf::from(format!("{}.partial", a.out.display()));
+    if a.checkpoint_every == 0 {
+        bail!("--checkpoint-every must be >= 1");
+    }
+    if !a.resume && partial.exists() {
+        bail!(
+            "{} exists (an interrupted run): continue it with --resume, or delete it",
+            partial.display()
+        );
+    }
     let t = io::read(&a.truth)?;
     let meta = |k: &str| -> Result<&str> { Ok(t.meta(&a.truth, k)?) };
     let m = a.grid;
@@ -254,7 +271,7 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
             .context("--closure learned needs --model")?;
         let ck = checkpoint::load(path)?;
         if let Some(s) = ck.meta.get("data.scenario") {
-            if *s != scenario.to_string() {
+            if s.parse::<Scenario>().ok() != Some(scenario) {
                 bail!(
                     "{} was trained on scenario {s}, the run is {scenario}",
                     path.display()
@@ -293,6 +310,31 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
             None
         };
         Some((ck, s, obs))
+    } else {
+        None
+    };
+
+    // What identifies the job: a resumed piece must continue the same one.
+    let job: Vec<(&str, String)> = vec![
+        ("truth", a.truth.display().to_string()),
+        ("scenario", scenario.to_string()),
+        ("closure", a.closure.clone()),
+        ("coefficient", format!("{:?}", a.coefficient)),
+        ("model", format!("{:?}", a.model)),
+        ("grid", m.to_string()),
+        ("start_frame", f0.to_string()),
+        ("frames", out_frames.to_string()),
+        ("every", a.every.to_string()),
+        ("ensemble", a.ensemble.to_string()),
+        ("observations", format!("{:?}", a.observations)),
+        ("sampler", a.sampler.clone()),
+        ("sampler_steps", a.steps.to_string()),
+        ("t_max", a.t_max.to_string()),
+        ("seed", a.seed.to_string()),
+    ];
+    let bm = b * a.ensemble;
+    let resumed = if a.resume {
+        Some(read_partial(&partial, &job, (bm, m))?)
     } else {
         None
     };
@@ -339,8 +381,56 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
     let mut snaps = run.solver().vorticity()?;
     // The eddy coefficients C (C_S² / C_L³) at the output intervals.
     let mut eddy_c: Vec<f32> = Vec::new();
+    let (mut first, mut wall_before) = (1, 0.0);
+    if let Some(p) = resumed {
+        run.resume(p.steps, &p.state, &p.closure)?;
+        if let Closure::Learned { closure, .. } = run.closure_mut() {
+            closure.set_draws(p.draws);
+        }
+        snaps = p.snapshots;
+        eddy_c = p.eddy_c;
+        wall_before = p.wall_s;
+        first = p.steps as usize + 1;
+        eprintln!(
+            "resumed {} at step {} of {steps}",
+            partial.display(),
+            p.steps
+        );
+    }
     let t0 = Instant::now();
-    for s in 1..=steps {
+    let save = |run: &CoupledRun, snaps: &[f32], eddy_c: &[f32], wall: f64| -> Result<()> {
+        let draws = match run.closure() {
+            Closure::Learned { closure, .. } => closure.draws(),
+            _ => 0,
+        };
+        let h = m / 2 + 1;
+        let t = |shape: Vec<usize>, data: Vec<f32>| NamedTensor { shape, data };
+        let tensors = [
+            (
+                "vorticity",
+                t(vec![snaps.len() / (bm * per), bm, m, m], snaps.to_vec()),
+            ),
+            (
+                "state",
+                t(vec![bm, m, h, 2], run.solver().read_vorticity_hat()?),
+            ),
+            (
+                "closure",
+                t(vec![bm, m, h, 2], gpu.read_one(run.solver().closure_hat())?),
+            ),
+            ("eddy_c", t(vec![eddy_c.len()], eddy_c.to_vec())),
+        ];
+        let mut meta: HashMap<String, String> = job
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        meta.insert("steps_done".into(), run.steps().to_string());
+        meta.insert("draws".into(), draws.to_string());
+        meta.insert("wall_s".into(), wall.to_string());
+        let refs: Vec<(&str, &NamedTensor)> = tensors.iter().map(|(k, v)| (*k, v)).collect();
+        Ok(io::write_atomic(&partial, &refs, &meta)?)
+    };
+    for s in first..=steps {
         run.step()?;
         if s % every == 0 {
             let cfl = run.solver().cfl()?;
@@ -355,12 +445,19 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
                 eddy_c.extend(e.coefficients()?);
             }
             bar.set_message(format!("t = {:.2}", f64::from(time[f0]) + s as f64 * dt));
+            if (s / every).is_multiple_of(a.checkpoint_every) && s < steps {
+                save(
+                    &run,
+                    &snaps,
+                    &eddy_c,
+                    wall_before + t0.elapsed().as_secs_f64(),
+                )?;
+            }
         }
         bar.set_position(s as u64);
     }
     bar.finish_and_clear();
-    let wall = t0.elapsed().as_secs_f64();
-    let bm = b * a.ensemble;
+    let wall = wall_before + t0.elapsed().as_secs_f64();
     let mut out_meta: HashMap<String, String> = HashMap::new();
     for (k, v) in [
         ("format", FORMAT.to_string()),
@@ -372,6 +469,7 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         ("ensemble", a.ensemble.to_string()),
         ("trajectories", b.to_string()),
         ("dt", dt.to_string()),
+        ("length", fine.length.to_string()),
         ("steps", steps.to_string()),
         ("wall_s", format!("{wall:.3}")),
         ("simulated_s", (steps as f64 * dt).to_string()),
@@ -428,6 +526,9 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
     ];
     let refs: Vec<(&str, &NamedTensor)> = tensors.iter().map(|(k, v)| (*k, v)).collect();
     io::write_new_atomic(&a.out, &refs, &out_meta)?;
+    if partial.exists() {
+        std::fs::remove_file(&partial).with_context(|| format!("{}", partial.display()))?;
+    }
     println!(
         "wrote {} ({} trajectories x {} members on {m}x{m}, t = {} .. {}, closure {}{}): {:.2} s wall per simulated second on {}",
         a.out.display(),
@@ -441,4 +542,61 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         gpu.describe()
     );
     Ok(())
+}
+
+/// What `OUT.partial` holds.
+struct Partial {
+    steps: u64,
+    draws: u64,
+    wall_s: f64,
+    snapshots: Vec<f32>,
+    state: Vec<f32>,
+    closure: Vec<f32>,
+    eddy_c: Vec<f32>,
+}
+
+/// Reads `OUT.partial` and checks that it belongs to `job` with `bm`
+/// trajectories on `m × m`.
+fn read_partial(
+    path: &std::path::Path,
+    job: &[(&str, String)],
+    (bm, m): (usize, usize),
+) -> Result<Partial> {
+    if !path.exists() {
+        bail!(
+            "--resume: {} does not exist (nothing to continue)",
+            path.display()
+        );
+    }
+    let f = io::read(path)?;
+    for (k, want) in job {
+        let have = f.meta(path, k)?;
+        if have != want {
+            bail!(
+                "{}: {k} = {have}, this run has {want}: --resume continues the same job",
+                path.display()
+            );
+        }
+    }
+    let h = m / 2 + 1;
+    let (snap, state, closure) = (
+        f.get(path, "vorticity")?,
+        f.get(path, "state")?,
+        f.get(path, "closure")?,
+    );
+    if state.shape != [bm, m, h, 2]
+        || closure.shape != state.shape
+        || snap.data.len() % (bm * m * m) != 0
+    {
+        bail!("{}: tensors of the wrong shape", path.display());
+    }
+    Ok(Partial {
+        steps: f.meta(path, "steps_done")?.parse()?,
+        draws: f.meta(path, "draws")?.parse()?,
+        wall_s: f.meta(path, "wall_s")?.parse()?,
+        snapshots: snap.data.clone(),
+        state: state.data.clone(),
+        closure: closure.data.clone(),
+        eddy_c: f.get(path, "eddy_c")?.data.clone(),
+    })
 }

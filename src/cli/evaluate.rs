@@ -205,7 +205,7 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
         } else {
             &a.title
         };
-        return crate::cli::online::report(&a.samples, &a.labels, &a.out, title);
+        return crate::cli::online::report(gpu_args, &a.samples, &a.labels, &a.out, title);
     }
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}", a.out.display()))?;
     let (md_path, json_path) = (a.out.join("report.md"), a.out.join("report.json"));

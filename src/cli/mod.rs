@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions, one file per subcommand.
 
 mod bench;
+mod bench_couple;
 mod couple;
 mod dataset;
 mod evaluate;

@@ -1,7 +1,9 @@
 //! `diffclosure evaluate --online`: a posteriori errors of `couple` runs
 //! against the restricted truth (science.md §7): D_RE of the vorticity over
 //! time, pattern correlation and the time it stays above 0.95, ensemble
-//! spread, cost per simulated second; one row per run, Markdown + JSON.
+//! spread, cost per simulated second; one row per run, Markdown + JSON;
+//! figures: D_RE and correlation over time, energy spectra and vorticity
+//! PDFs at half the span and at its end.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -10,8 +12,13 @@ use anyhow::{bail, Result};
 use serde_json::json;
 
 use crate::cli::couple::FORMAT;
+use crate::cli::GpuArgs;
 use crate::data::io;
+use crate::gpu::Gpu;
 use crate::metrics;
+use crate::metrics::spectra::mean_shell_spectra;
+use crate::plot::lines::{lines_png, LinesOptions};
+use crate::plot::spectrum::{spectra_png, Curve, SpectraOptions};
 
 /// One run's errors over time.
 struct Run {
@@ -27,6 +34,11 @@ struct Run {
     /// First time the mean correlation falls below 0.95 (None: never).
     decorrelates: Option<f64>,
     s_per_simulated_s: Option<f64>,
+    /// Members `[F, B·M, m, m]` and restricted truth `[F, B, m, m]`.
+    vorticity: Vec<f32>,
+    truth: Vec<f32>,
+    /// Domain side.
+    length: f64,
 }
 
 fn read_run(path: &Path, label: Option<&String>) -> Result<Run> {
@@ -106,7 +118,110 @@ fn read_run(path: &Path, label: Option<&String>) -> Result<Run> {
         spread: (members > 1).then_some(spread),
         decorrelates,
         s_per_simulated_s: s_per,
+        length: meta("length").parse().unwrap_or(2.0 * std::f64::consts::PI),
+        vorticity: w.data.clone(),
+        truth: t.data.clone(),
     })
+}
+
+/// Frame `k` of a `[F, rows, m, m]` tensor.
+fn frame(data: &[f32], k: usize, frames: usize) -> &[f32] {
+    let per = data.len() / frames;
+    &data[k * per..(k + 1) * per]
+}
+
+/// A histogram density of `values` over `bins` equal bins of `[lo, hi]`
+/// (values outside are dropped), as `(bin centre, density)` points.
+fn density(values: &[f32], lo: f64, hi: f64, bins: usize) -> Vec<(f64, f64)> {
+    let width = (hi - lo) / bins as f64;
+    let mut counts = vec![0usize; bins];
+    for &v in values {
+        let i = ((f64::from(v) - lo) / width).floor();
+        if i >= 0.0 && (i as usize) < bins {
+            counts[i as usize] += 1;
+        }
+    }
+    let norm = 1.0 / (values.len() as f64 * width);
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| (lo + (i as f64 + 0.5) * width, c as f64 * norm))
+        .collect()
+}
+
+/// The figures of the report: `d_re.png`, `correlation.png`, and at half
+/// the span and at its end `spectra_{half,end}.png` (energy spectra, the
+/// truth's and each run's, mean over trajectories and members) and
+/// `pdf_{half,end}.png` (vorticity densities).
+fn figures(gpu: &Gpu, rows: &[Run], out: &Path) -> Result<Vec<String>> {
+    let t = &rows[0].time;
+    let frames = t.len();
+    let mut written = Vec::new();
+    for (name, what, pick) in [
+        ("d_re.png", "D_RE of the vorticity", 0),
+        ("correlation.png", "pattern correlation", 1),
+    ] {
+        let curves: Vec<Curve> = rows
+            .iter()
+            .map(|r| {
+                let v = if pick == 0 { &r.d_re } else { &r.corr };
+                Curve::new(
+                    r.label.clone(),
+                    t.iter().zip(v).map(|(a, b)| (a - t[0], *b)).collect(),
+                )
+            })
+            .collect();
+        lines_png(
+            &out.join(name),
+            &format!("{what} against the restricted truth"),
+            &curves,
+            &LinesOptions {
+                x_label: "elapsed time".into(),
+                y_label: what.into(),
+                ..Default::default()
+            },
+        )?;
+        written.push(name.to_string());
+    }
+    let m = rows[0].setting.0;
+    for (tag, k) in [("half", (frames - 1) / 2), ("end", frames - 1)] {
+        let truth = frame(&rows[0].truth, k, frames);
+        let mut spectra = vec![Curve::from_shells(
+            "truth",
+            &mean_shell_spectra(gpu, truth, m, rows[0].length)?.0[..=m / 2],
+        )];
+        let lim = truth.iter().fold(0f64, |a, &v| a.max(f64::from(v).abs())) * 1.5;
+        let mut pdfs = vec![Curve::new("truth", density(truth, -lim, lim, 60))];
+        for r in rows {
+            let w = frame(&r.vorticity, k, frames);
+            let e = mean_shell_spectra(gpu, w, m, r.length)?.0;
+            spectra.push(Curve::from_shells(r.label.clone(), &e[..=m / 2]));
+            pdfs.push(Curve::new(r.label.clone(), density(w, -lim, lim, 60)));
+        }
+        let when = format!("t = {:.2} (+{:.2})", t[k], t[k] - t[0]);
+        let name = format!("spectra_{tag}.png");
+        spectra_png(
+            &out.join(&name),
+            &format!("energy spectra at {when}"),
+            &spectra,
+            &SpectraOptions::default(),
+        )?;
+        written.push(name);
+        let name = format!("pdf_{tag}.png");
+        lines_png(
+            &out.join(&name),
+            &format!("vorticity PDF at {when}"),
+            &pdfs,
+            &LinesOptions {
+                x_label: "vorticity".into(),
+                y_label: "density".into(),
+                log_y: true,
+                ..Default::default()
+            },
+        )?;
+        written.push(name);
+    }
+    Ok(written)
 }
 
 /// Writes the online report of `runs` into `out` (report.md, report.json).
@@ -114,8 +229,13 @@ fn read_run(path: &Path, label: Option<&String>) -> Result<Run> {
 /// # Errors
 /// Unreadable or foreign files, runs of different time spans, an existing
 /// report, I/O errors.
-pub fn report(runs: &[PathBuf], labels: &[String], out: &Path, title: &str) -> Result<()> {
-    std::fs::create_dir_all(out)?;
+pub fn report(
+    gpu_args: &GpuArgs,
+    runs: &[PathBuf],
+    labels: &[String],
+    out: &Path,
+    title: &str,
+) -> Result<()> {
     let (md_path, json_path) = (out.join("report.md"), out.join("report.json"));
     io::refuse_existing(&md_path)?;
     io::refuse_existing(&json_path)?;
@@ -181,6 +301,17 @@ pub fn report(runs: &[PathBuf], labels: &[String], out: &Path, title: &str) -> R
             }
         )?;
     }
+    std::fs::create_dir_all(out)?;
+    let gpu = Gpu::new(&gpu_args.options()?)?;
+    let figs = figures(&gpu, &rows, out)?;
+    writeln!(
+        md,
+        "\nFigures: {}.",
+        figs.iter()
+            .map(|f| format!("[{f}]({f})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
     let json_rows: Vec<serde_json::Value> = rows
         .iter()
         .zip(runs)

@@ -122,6 +122,37 @@ impl CoupledRun {
         self.steps
     }
 
+    /// Continues a run saved after `steps` steps: the solver's vorticity
+    /// and closure half spectra (`[B, n, n/2+1]` interleaved complex, as
+    /// [`NsSolver::read_vorticity_hat`] gives them). A learned closure's
+    /// noise position is restored separately
+    /// ([`LearnedClosure::set_draws`]); the oracle cannot be resumed.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for spectra of the wrong size or non-finite values;
+    /// [`Error::InvalidArgument`] for an oracle run.
+    pub fn resume(&mut self, steps: u64, vorticity_hat: &[f32], closure_hat: &[f32]) -> Result<()> {
+        if matches!(self.closure, Closure::Oracle { .. }) {
+            return Err(Error::InvalidArgument(
+                "an oracle run (a fine solver alongside) cannot be resumed".into(),
+            ));
+        }
+        let c = self.solver.closure_hat();
+        let bad = |v: &[f32]| v.len() != c.floats() || v.iter().any(|x| !x.is_finite());
+        if bad(closure_hat) || bad(vorticity_hat) {
+            return Err(Error::Shape(format!(
+                "vorticity / closure spectra: {} / {} floats, expected {} finite each",
+                vorticity_hat.len(),
+                closure_hat.len(),
+                c.floats()
+            )));
+        }
+        c.write(&self.gpu, closure_hat)?;
+        self.solver.set_vorticity_hat(vorticity_hat)?;
+        self.steps = steps;
+        Ok(())
+    }
+
     /// Advances the coarse model by one step with its closure term (the
     /// learned closure: one command encoder holding the sample, when due,
     /// and the step).

@@ -5,6 +5,8 @@
 //!   ([`heatmap::heatmap_png`], [`heatmap::heatmap_strip_png`]).
 //! * [`gif`]: a field's evolution as an animated GIF
 //!   ([`gif::heatmap_gif`], the sampler's denoising trajectory).
+//! * [`lines`]: curves on linear axes ([`lines::lines_png`]: errors over
+//!   time, PDFs).
 //! * [`spectrum`]: shell spectra `E(k)` against `k` on log–log axes
 //!   ([`spectrum::spectra_png`]).
 //!
@@ -19,5 +21,6 @@ pub mod colormap;
 mod font;
 pub mod gif;
 pub mod heatmap;
+pub mod lines;
 mod png;
 pub mod spectrum;

@@ -114,10 +114,10 @@ impl Default for SpectraOptions {
 }
 
 /// Smallest image side: room for the axis labels and a plot area.
-const MIN_SIDE: u32 = 200;
+pub(super) const MIN_SIDE: u32 = 200;
 
 /// matplotlib's `tab10` colours, cycled over the curves.
-const PALETTE: [RGBColor; 10] = [
+pub(super) const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),

@@ -18,6 +18,28 @@ pub(crate) fn diffclosure(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Starts `diffclosure args` (as [`diffclosure`]: adapter variables
+/// removed), kills it as soon as `file` exists or after `limit`, and waits
+/// for it: an interrupted run for the resume tests.
+pub(crate) fn kill_when_exists<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    file: &Path,
+    limit: std::time::Duration,
+) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_diffclosure"))
+        .args(args)
+        .env_remove("DIFFCLOSURE_ADAPTER")
+        .env_remove("DIFFCLOSURE_BACKEND")
+        .spawn()
+        .expect("start diffclosure");
+    let t0 = std::time::Instant::now();
+    while !file.exists() && t0.elapsed() < limit {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("kill diffclosure");
+    child.wait().expect("wait for diffclosure");
+}
+
 /// `name` in this process's directory `diffclosure-{tag}-PID` under the
 /// system temp dir (created), with any old file of that name removed
 /// unless `keep`.
@@ -149,11 +171,10 @@ fn unknown_adapter_and_backend_are_refused() {
 mod simulate {
     use std::collections::HashMap;
     use std::path::{Path, PathBuf};
-    use std::process::Command;
 
     use diffclosure::data::io::{self, NamedTensor};
 
-    use super::diffclosure;
+    use super::{diffclosure, kill_when_exists};
 
     fn tmp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("diffclosure-test-{}", std::process::id()));
@@ -639,17 +660,11 @@ mod simulate {
 
         let cut = tmp("cut.safetensors");
         let state = cut.with_extension("safetensors.state");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_diffclosure"))
-            .args(args)
-            .args(["--out", cut.to_str().unwrap()])
-            .spawn()
-            .unwrap();
-        let t0 = std::time::Instant::now();
-        while !state.exists() && t0.elapsed().as_secs() < 120 {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_when_exists(
+            &[&args[..], &["--out", cut.to_str().unwrap()]].concat(),
+            &state,
+            std::time::Duration::from_secs(120),
+        );
         assert!(
             !cut.exists(),
             "the run finished before it could be interrupted"

@@ -2,9 +2,39 @@
 //! alone from a truth snapshot writes its snapshots beside the restricted
 //! truth; bad input is refused before any work.
 
-use diffclosure::data::io;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::cli::{diffclosure, ok, s, test_path};
+use diffclosure::data::io;
+use diffclosure::score::init::init_params;
+use diffclosure::score::{checkpoint, ScoreConfig};
+
+use crate::cli::{diffclosure, kill_when_exists, ok, s, test_path};
+
+/// A random tiny checkpoint "trained" on `scenario` with 2×2 sensors of a
+/// 32² grid.
+fn tiny_model(path: &Path, scenario: &str, modes: usize) -> PathBuf {
+    let cfg = ScoreConfig {
+        width: 4,
+        modes,
+        layers: 1,
+        embed_dim: 8,
+        fc_hidden: 8,
+        vorticity: true,
+        sparse: true,
+    };
+    let meta: HashMap<String, String> = [
+        ("data.scenario", scenario),
+        ("data.sensors", "2"),
+        ("data.grid", "32"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    checkpoint::save(path, &cfg, &init_params(&cfg, 1), None, &meta).unwrap();
+    path.to_path_buf()
+}
 
 /// A 64² truth (2 trajectories, snapshots every 10 steps, t = 0..0.2)
 /// with 32² fields; the coarse G model (no ν, no noise) from t = 0.05.
@@ -105,7 +135,33 @@ fn couple_runs_the_coarse_model_and_refuses_bad_input() {
         "the truth ends at",
     );
     fails(&["--grid", "32"], "needs --model");
-    fails(&["--closure", "smagorinsky"], "expected none or learned");
+    fails(
+        &["--closure", "smagorinski"],
+        "expected none, learned, oracle",
+    );
+    fails(
+        &["--grid", "32", "--scenario", "sgs", "--closure", "oracle"],
+        "no deterministic part",
+    );
+    fails(
+        &[
+            "--grid",
+            "32",
+            "--closure",
+            "dynamic-leith",
+            "--coefficient",
+            "0.2",
+        ],
+        "only used with --closure smagorinsky or leith",
+    );
+    // Models that do not fit the run: another scenario, too many modes.
+    let h_model = tiny_model(&tmp("h.safetensors"), "h", 4);
+    fails(
+        &["--grid", "32", "--model", s(&h_model)],
+        "trained on scenario h",
+    );
+    let wide = tiny_model(&tmp("wide.safetensors"), "g", 20);
+    fails(&["--grid", "32", "--model", s(&wide)], "20 modes");
     fails(
         &["--closure", "none", "--grid", "16"],
         "simulate with --coarse 16",
@@ -119,4 +175,130 @@ fn couple_runs_the_coarse_model_and_refuses_bad_input() {
         &["--closure", "none", "--span", "-1"],
         "must be a positive time",
     );
+}
+
+/// The other closures end to end on the same kind of truth: the learned
+/// closure (a tiny random network with sparse observations) killed after a
+/// progress save and resumed gives the uninterrupted run's bytes (state,
+/// held closure term and noise position are saved); an eddy-viscosity run
+/// records its dynamic coefficient; the oracle (ν∆ω put back for G) stays
+/// closer to the truth than no closure.
+#[test]
+fn couple_learned_resumes_and_baselines_run() {
+    let tmp = |name: &str| test_path("couple2", name, false);
+    let truth = tmp("truth.safetensors");
+    ok(&[
+        "simulate",
+        "--grid",
+        "64",
+        "--steps",
+        "200",
+        "--snapshot-every",
+        "10",
+        "--t-start",
+        "0",
+        "--coarse",
+        "32",
+        "--quiet",
+        "--out",
+        s(&truth),
+    ]);
+    let model = tiny_model(&tmp("g.safetensors"), "g", 4);
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "couple",
+            "--truth",
+            s(&truth),
+            "--grid",
+            "32",
+            "--model",
+            s(&model),
+            "--every",
+            "3",
+            "--steps",
+            "4",
+            "--quiet",
+            "--out",
+            s(out),
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect()
+    };
+    let call = |v: &[String]| diffclosure(&v.iter().map(String::as_str).collect::<Vec<_>>());
+    let whole = tmp("whole.safetensors");
+    let (okay, _, e) = call(&args(&whole));
+    assert!(okay, "{e}");
+    let cut = tmp("cut.safetensors");
+    let partial = PathBuf::from(format!("{}.partial", cut.display()));
+    let mut a = args(&cut);
+    a.extend(["--checkpoint-every".to_string(), "1".to_string()]);
+    kill_when_exists(&a, &partial, Duration::from_secs(300));
+    assert!(
+        !cut.exists(),
+        "the run finished before it could be interrupted"
+    );
+    let (okay, _, e) = call(&a);
+    assert!(
+        !okay && e.contains("--resume"),
+        "a leftover partial is not ignored: {e}"
+    );
+    a.push("--resume".into());
+    let (okay, _, e) = call(&a);
+    assert!(okay, "{e}");
+    assert!(!partial.exists(), "the progress file is removed at the end");
+    let (fa, fb) = (io::read(&whole).unwrap(), io::read(&cut).unwrap());
+    assert_eq!(fa.tensors["vorticity"].shape, vec![21, 1, 32, 32]);
+    assert_eq!(
+        fa.tensors["vorticity"].data, fb.tensors["vorticity"].data,
+        "resumed = uninterrupted"
+    );
+
+    let eddy = tmp("eddy.safetensors");
+    ok(&[
+        "couple",
+        "--truth",
+        s(&truth),
+        "--grid",
+        "32",
+        "--scenario",
+        "sgs",
+        "--closure",
+        "dynamic-smagorinsky",
+        "--quiet",
+        "--out",
+        s(&eddy),
+    ]);
+    let c: f64 = io::read(&eddy).unwrap().metadata["eddy_c_mean"]
+        .parse()
+        .unwrap();
+    assert!(c.is_finite() && c >= 0.0, "dynamic C {c}");
+
+    let d_end = |closure: &str| -> f32 {
+        let out = tmp(&format!("{closure}.safetensors"));
+        ok(&[
+            "couple",
+            "--truth",
+            s(&truth),
+            "--grid",
+            "32",
+            "--closure",
+            closure,
+            "--quiet",
+            "--out",
+            s(&out),
+        ]);
+        let f = io::read(&out).unwrap();
+        let (w, t) = (&f.tensors["vorticity"].data, &f.tensors["truth"].data);
+        let last = w.len() - 32 * 32;
+        let num: f32 = w[last..]
+            .iter()
+            .zip(&t[last..])
+            .map(|(a, b)| (a - b).powi(2))
+            .sum();
+        let den: f32 = t[last..].iter().map(|b| b * b).sum();
+        (num / den).sqrt()
+    };
+    let (none, oracle) = (d_end("none"), d_end("oracle"));
+    assert!(oracle < none, "oracle {oracle} vs none {none}");
 }

@@ -6,13 +6,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use image::AnimationDecoder;
 
 use diffclosure::data::io;
 
-use crate::cli::{diffclosure, ok, s, test_path};
+use crate::cli::{diffclosure, kill_when_exists, ok, s, test_path};
 
 /// `name` in this test's directory (not removed: see [`tmp`]).
 fn path(name: &str) -> PathBuf {
@@ -219,17 +219,9 @@ fn sample_shards_resume_evaluate_and_refuse_bad_input() {
     // Killed after a progress save, resumed: the same bytes.
     let killed = tmp("killed.safetensors");
     let partial = PathBuf::from(format!("{}.partial", killed.display()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_diffclosure"))
-        .args(base(&killed))
-        .args(["--checkpoint-every", "1"])
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !partial.exists() && t0.elapsed() < Duration::from_secs(300) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let mut args = base(&killed);
+    args.extend(["--checkpoint-every".to_string(), "1".to_string()]);
+    kill_when_exists(&args, &partial, Duration::from_secs(300));
     if !killed.exists() {
         assert!(partial.exists(), "no progress save within 300 s");
         fails(

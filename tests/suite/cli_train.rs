@@ -4,12 +4,11 @@
 //! refused and nothing saved is touched.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diffclosure::data::io;
 
-use crate::cli::{diffclosure, ok, s, test_path};
+use crate::cli::{diffclosure, kill_when_exists, ok, s, test_path};
 
 fn tmp(name: &str) -> PathBuf {
     test_path("train", name, false)
@@ -172,18 +171,7 @@ fn killed_training_resumes_exactly_and_bad_input_is_refused() {
     assert!(ok_a, "{e}");
 
     let (b, blog) = (tmp("b.safetensors"), tmp("b.csv"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_diffclosure"))
-        .args(base(&b, &blog, "4"))
-        .env_remove("DIFFCLOSURE_ADAPTER")
-        .env_remove("DIFFCLOSURE_BACKEND")
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !b.exists() && t0.elapsed() < Duration::from_secs(300) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when_exists(&base(&b, &blog, "4"), &b, Duration::from_secs(300));
     // What was checkpointed is intact.
     let ck = diffclosure::score::checkpoint::load(&b).unwrap();
     let saved_step: u64 = ck.get(&b, "train.step").unwrap();

@@ -177,6 +177,7 @@ pub fn run_couple(gpu_args: &GpuArgs, a: &CoupleBenchArgs) -> Result<()> {
                 closure: Box::new(closure),
                 every,
                 frame_steps: usize::MAX,
+                perturb: 0.0,
             };
             let name = format!("learned, EM x{steps}, every {every}");
             time_run(name, coarse_run(closure)?, every)?;

@@ -37,12 +37,21 @@ pub struct CoupleArgs {
     #[arg(long, default_value = "g")]
     scenario: String,
     /// Closure: none (the coarse model alone); learned (the score network,
-    /// --model); oracle (the exact deterministic part of the term from the
+    /// --model); mean (the mean of --mean-samples draws of the network: the
+    /// deterministic closure mean); oracle (the exact deterministic part of the term from the
     /// coarse state: ν∆ω for G, −u·∇ω for H; not for sgs); smagorinsky,
     /// leith, dynamic-smagorinsky, dynamic-leith (eddy viscosity, the
     /// classical LES baselines).
     #[arg(long, default_value = "learned")]
     closure: String,
+    /// Between samples (--every > 1), perturb the held sample by fresh
+    /// white noise of this standard deviation at every step (in the closure
+    /// term's units; 0: hold) (--closure learned).
+    #[arg(long, default_value_t = 0.0)]
+    perturb: f64,
+    /// Draws averaged per sample by --closure mean.
+    #[arg(long, default_value_t = 8)]
+    mean_samples: usize,
     /// The constant C_S / C_L of --closure smagorinsky / leith.
     #[arg(long)]
     coefficient: Option<f64>,
@@ -102,6 +111,7 @@ pub struct CoupleArgs {
 enum ClosureKind {
     None,
     Learned,
+    Mean,
     Oracle,
     Eddy(EddyViscosity),
 }
@@ -111,11 +121,12 @@ impl ClosureKind {
         let kind = match name {
             "none" => Self::None,
             "learned" => Self::Learned,
+            "mean" => Self::Mean,
             "oracle" => Self::Oracle,
             other => match other.parse::<EddyViscosity>() {
                 Ok(e) => Self::Eddy(e),
                 Err(_) => bail!(
-                    "--closure {other}: expected none, learned, oracle, smagorinsky, leith, dynamic-smagorinsky or dynamic-leith"
+                    "--closure {other}: expected none, learned, mean, oracle, smagorinsky, leith, dynamic-smagorinsky or dynamic-leith"
                 ),
             },
         };
@@ -142,12 +153,21 @@ impl ClosureKind {
 pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
     let scenario: Scenario = a.scenario.parse()?;
     let kind = ClosureKind::parse(&a.closure, a.coefficient)?;
-    let learned = kind == ClosureKind::Learned;
+    let learned = matches!(kind, ClosureKind::Learned | ClosureKind::Mean);
+    if a.mean_samples == 0 {
+        bail!("--mean-samples must be >= 1");
+    }
+    if !(a.perturb.is_finite() && a.perturb >= 0.0) {
+        bail!("--perturb {}: must be finite and >= 0", a.perturb);
+    }
+    if a.perturb > 0.0 && kind != ClosureKind::Learned {
+        bail!("--perturb is only used with --closure learned");
+    }
     if a.every == 0 || a.ensemble == 0 {
         bail!("--every and --ensemble must be >= 1");
     }
     if !learned && a.model.is_some() {
-        bail!("--model is only used with --closure learned");
+        bail!("--model is only used with --closure learned or mean");
     }
     if kind == ClosureKind::Oracle && scenario == Scenario::Sgs {
         bail!("--closure oracle: the sgs term has no deterministic part computable on the coarse grid (the exact sgs oracle needs the fine run; see tests/suite/couple.rs)");
@@ -268,7 +288,7 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         let path = a
             .model
             .as_ref()
-            .context("--closure learned needs --model")?;
+            .context("--closure learned and mean need --model")?;
         let ck = checkpoint::load(path)?;
         if let Some(s) = ck.meta.get("data.scenario") {
             if s.parse::<Scenario>().ok() != Some(scenario) {
@@ -331,6 +351,8 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         ("sampler_steps", a.steps.to_string()),
         ("t_max", a.t_max.to_string()),
         ("seed", a.seed.to_string()),
+        ("mean_samples", a.mean_samples.to_string()),
+        ("perturb", a.perturb.to_string()),
     ];
     let bm = b * a.ensemble;
     let resumed = if a.resume {
@@ -349,13 +371,19 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         (_, ClosureKind::Eddy(e)) => Closure::Eddy(Box::new(EddyClosure::new(&gpu, &cfg, e)?)),
         (None, _) => Closure::None,
         (Some((ck, s, obs)), _) => {
-            let mut c = LearnedClosure::new(
+            let k = if kind == ClosureKind::Mean {
+                a.mean_samples
+            } else {
+                1
+            };
+            let mut c = LearnedClosure::mean_of(
                 &gpu,
                 (&ck.config, &ck.params),
                 (b * a.ensemble, m, *s),
                 sampler,
                 Method::Fft,
                 a.seed,
+                k,
             )?;
             if let Some(o) = obs {
                 c.set_observations(o, out_frames)?;
@@ -364,6 +392,7 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
                 closure: Box::new(c),
                 every: a.every,
                 frame_steps: every,
+                perturb: a.perturb,
             }
         }
     };
@@ -495,6 +524,10 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         );
         out_meta.insert("observations".into(), obs.is_some().to_string());
         out_meta.insert("sampler".into(), sampler.sampler.to_string());
+        if kind == ClosureKind::Mean {
+            out_meta.insert("mean_samples".into(), a.mean_samples.to_string());
+        }
+        out_meta.insert("perturb".into(), a.perturb.to_string());
         out_meta.insert("sampler_steps".into(), sampler.steps.to_string());
         out_meta.insert("t_max".into(), sampler.t_max.to_string());
         for (k, v) in ck.config.to_metadata() {

@@ -99,15 +99,20 @@ fn read_run(path: &Path, label: Option<&String>) -> Result<Run> {
         _ => None,
     };
     let closure = meta("closure");
-    let default_label = if closure == "learned" {
-        format!(
-            "learned, every {} steps, {} ×{}",
+    let default_label = match closure.as_str() {
+        "learned" | "mean" => format!(
+            "{}{}, every {} steps, {} ×{}",
+            closure,
+            if closure == "mean" {
+                format!(" of {}", meta("mean_samples"))
+            } else {
+                String::new()
+            },
             meta("every"),
             meta("sampler"),
             meta("sampler_steps")
-        )
-    } else {
-        closure
+        ),
+        _ => closure,
     };
     Ok(Run {
         label: label.cloned().unwrap_or(default_label),

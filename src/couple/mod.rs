@@ -19,16 +19,36 @@ use crate::fft::{Fft2d, Transform};
 use crate::gpu::{DType, Gpu, Tensor};
 use crate::ns::NsSolver;
 use crate::score::glue::{self, GlueParams, GATHER_ROWS};
+use crate::score::linear::{Act, Epilogue, Linear};
 use crate::score::spectral_conv::Method;
 use crate::score::ScoreConfig;
 use crate::sde::generate::NetworkSampler;
 use crate::sde::{Noise, SamplerConfig};
+
+/// The deterministic closure mean: `K` samples per trajectory averaged.
+/// The network runs on `B·K` rows; two pointwise linear maps over the
+/// rows (the FNO's own 1×1 kernel, on `[1, rows, n²]` views) replicate the
+/// solver's vorticity into them and average the samples back.
+struct Mean {
+    k: usize,
+    /// The solver's batch `[B, n, n]`: its vorticity, then the mean.
+    field: Tensor,
+    /// `[replicate (B·K × B), 0 (B·K), average (B × B·K), 0 (B)]`.
+    weights: Tensor,
+    replicate: Linear,
+    average: Linear,
+    fft: Fft2d,
+}
 
 /// The score network as the closure of a batch of coarse trajectories.
 pub struct LearnedClosure {
     gpu: Gpu,
     net: NetworkSampler,
     fft: Fft2d,
+    mean: Option<Mean>,
+    /// The perturbed copy of the held sample `[B, n, n]` (made when first
+    /// needed).
+    perturbed: Option<Tensor>,
     /// Observations of every frame `[frames, B, S, S]` and the identity
     /// row index `[frames · B]` that gathers one frame.
     obs: Option<(Tensor, Tensor, usize)>,
@@ -52,15 +72,82 @@ impl LearnedClosure {
         method: Method,
         seed: u64,
     ) -> Result<Self> {
-        let net = NetworkSampler::new(gpu, config, params, (batch, n, sensors), cfg, method)?;
+        Self::mean_of(
+            gpu,
+            (config, params),
+            (batch, n, sensors),
+            cfg,
+            method,
+            seed,
+            1,
+        )
+    }
+
+    /// As [`LearnedClosure::new`], the closure being the mean of `k`
+    /// samples per trajectory (`k = 1`: one sample; the deterministic
+    /// closure mean as `k` grows).
+    ///
+    /// # Errors
+    /// As [`LearnedClosure::new`]; [`Error::InvalidArgument`] for `k = 0`.
+    pub fn mean_of(
+        gpu: &Gpu,
+        (config, params): (&ScoreConfig, &[f32]),
+        (batch, n, sensors): (usize, usize, usize),
+        cfg: SamplerConfig,
+        method: Method,
+        seed: u64,
+        k: usize,
+    ) -> Result<Self> {
+        if k == 0 {
+            return Err(Error::InvalidArgument(
+                "the closure mean needs >= 1 sample".into(),
+            ));
+        }
+        let rows = batch * k;
+        let net = NetworkSampler::new(gpu, config, params, (rows, n, sensors), cfg, method)?;
+        let mean = if k > 1 {
+            let mut w = vec![0f32; 2 * rows * batch + rows + batch];
+            let avg = rows * batch + rows;
+            for r in 0..rows {
+                w[r * batch + r / k] = 1.0;
+                w[avg + (r / k) * rows + r] = 1.0 / k as f32;
+            }
+            Some(Mean {
+                k,
+                field: Tensor::zeros(gpu, &[batch, n, n], DType::F32)?,
+                weights: Tensor::from_f32(gpu, &[w.len()], DType::F32, &w)?,
+                replicate: Linear {
+                    cin: batch,
+                    cout: rows,
+                    w_off: 0,
+                    b_off: rows * batch,
+                },
+                average: Linear {
+                    cin: rows,
+                    cout: batch,
+                    w_off: avg,
+                    b_off: avg + rows * batch,
+                },
+                fft: Fft2d::new(gpu, batch, n, n)?,
+            })
+        } else {
+            None
+        };
         Ok(Self {
             gpu: gpu.clone(),
-            fft: Fft2d::new(gpu, batch, n, n)?,
+            fft: Fft2d::new(gpu, rows, n, n)?,
             net,
+            mean,
+            perturbed: None,
             obs: None,
             seed,
             draws: 0,
         })
+    }
+
+    /// The solver's batch (the network's rows over the samples averaged).
+    fn batch(&self) -> usize {
+        self.net.workspace().batch / self.mean.as_ref().map_or(1, |m| m.k)
     }
 
     /// Uploads the observations of the whole run, `[frames, B, S, S]`
@@ -71,8 +158,7 @@ impl LearnedClosure {
     /// [`Error::Shape`] for a length that is not `frames · B · S²` or
     /// `frames = 0`; [`Error::InvalidArgument`] for non-finite values.
     pub fn set_observations(&mut self, obs: &[f32], frames: usize) -> Result<()> {
-        let ws = self.net.workspace();
-        let (b, s) = (ws.batch, ws.sensors);
+        let (b, s) = (self.batch(), self.net.workspace().sensors);
         if frames == 0 || obs.len() != frames * b * s * s {
             return Err(Error::Shape(format!(
                 "{} observation values for {frames} frames of {b} x {s}x{s}",
@@ -84,10 +170,16 @@ impl LearnedClosure {
                 "the observations hold a non-finite value".into(),
             ));
         }
-        let index: Vec<f32> = (0..(frames * b) as u32).map(f32::from_bits).collect();
+        // Each trajectory's observations repeated for its samples.
+        let k = self.mean.as_ref().map_or(1, |m| m.k);
+        let rows: Vec<f32> = obs
+            .chunks_exact(s * s)
+            .flat_map(|r| std::iter::repeat_n(r, k).flatten().copied())
+            .collect();
+        let index: Vec<f32> = (0..(frames * b * k) as u32).map(f32::from_bits).collect();
         self.obs = Some((
-            Tensor::from_f32(&self.gpu, &[frames * b, s, s], DType::F32, obs)?,
-            Tensor::from_f32(&self.gpu, &[frames * b], DType::F32, &index)?,
+            Tensor::from_f32(&self.gpu, &[frames * b * k, s, s], DType::F32, &rows)?,
+            Tensor::from_f32(&self.gpu, &[frames * b * k], DType::F32, &index)?,
             frames,
         ));
         Ok(())
@@ -104,9 +196,61 @@ impl LearnedClosure {
         self.draws = draws;
     }
 
-    /// The last sample, physical `[B, n, n]` (on the GPU).
+    /// The last sample, physical `[B·K, n, n]` (on the GPU; rows
+    /// `j·K .. j·K + K` are trajectory `j`'s, `K` = 1 but for a mean).
     pub fn sample(&self) -> &Tensor {
         &self.net.workspace().x
+    }
+
+    /// Records the held sample plus fresh white noise of standard deviation
+    /// `amplitude` (in the closure term's units) as the solver's closure
+    /// term, for solver step `step` (the noise depends only on it and the
+    /// seed, so a resumed run draws the same): the small random
+    /// perturbation between samples. Not for the closure mean.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a closure mean; [`Error::Shape`] as
+    /// [`LearnedClosure::record`]; kernel errors.
+    pub fn record_perturbed(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        solver: &NsSolver,
+        step: u64,
+        amplitude: f64,
+    ) -> Result<()> {
+        if self.mean.is_some() {
+            return Err(Error::InvalidArgument(
+                "the closure mean is deterministic: no perturbation".into(),
+            ));
+        }
+        let ws = self.net.workspace();
+        let (b, n) = (ws.batch, ws.n);
+        let c = solver.config();
+        if c.batch != b || c.n != n {
+            return Err(Error::Shape(format!(
+                "closure for {b} trajectories on {n}², solver with {} on {}²",
+                c.batch, c.n
+            )));
+        }
+        let perturbed = match &self.perturbed {
+            Some(t) => t,
+            None => self
+                .perturbed
+                .insert(Tensor::zeros(&self.gpu, &[b, n, n], DType::F32)?),
+        };
+        let stride = (b * n * n).div_ceil(4) as u64;
+        // A stream of its own: the seed's golden-ratio offset.
+        let noise = Noise {
+            seed: self.seed ^ 0x9E37_79B9_7F4A_7C15,
+            stride,
+            offset: step * stride,
+        };
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        self.net
+            .sampler()
+            .record_perturbed(&self.gpu, &mut pass, &ws.x, perturbed, &noise, amplitude)?;
+        self.fft
+            .record(&mut pass, Transform::R2c, perturbed, solver.closure_hat())
     }
 
     /// Records one closure sample for the current state of `solver` into
@@ -124,7 +268,7 @@ impl LearnedClosure {
         frame: usize,
     ) -> Result<()> {
         let ws = self.net.workspace();
-        let (b, n, s) = (ws.batch, ws.n, ws.sensors);
+        let (b, rows, n, s) = (self.batch(), ws.batch, ws.n, ws.sensors);
         let c = solver.config();
         if c.batch != b || c.n != n {
             return Err(Error::Shape(format!(
@@ -134,8 +278,25 @@ impl LearnedClosure {
         }
         let gpu = &self.gpu;
         let mut pass = encoder.begin_compute_pass(&Default::default());
-        self.fft
-            .record(&mut pass, Transform::C2r, solver.vorticity_hat(), &ws.w)?;
+        let view = |t: &Tensor, r: usize| t.reshaped(&[1, r, n * n]);
+        match &self.mean {
+            None => self
+                .fft
+                .record(&mut pass, Transform::C2r, solver.vorticity_hat(), &ws.w)?,
+            Some(m) => {
+                m.fft
+                    .record(&mut pass, Transform::C2r, solver.vorticity_hat(), &m.field)?;
+                let (from, to) = (view(&m.field, b)?, view(&ws.w, rows)?);
+                m.replicate.record_forward(
+                    gpu,
+                    &mut pass,
+                    &m.weights,
+                    Act::all(&from),
+                    Act::all(&to),
+                    Epilogue::default(),
+                )?;
+            }
+        }
         if let Some((obs, index, frames)) = &self.obs {
             if frame >= *frames {
                 return Err(Error::InvalidArgument(format!(
@@ -143,9 +304,9 @@ impl LearnedClosure {
                 )));
             }
             let p = GlueParams {
-                batch: b as u32,
+                batch: rows as u32,
                 cols: (s * s) as u32,
-                in_off: (frame * b) as u32,
+                in_off: (frame * rows) as u32,
                 ..Default::default()
             };
             glue::record(
@@ -154,19 +315,35 @@ impl LearnedClosure {
                 &GATHER_ROWS,
                 &p,
                 &[index, obs, &ws.s],
-                b * s * s,
+                rows * s * s,
             )?;
         }
         let steps = self.net.sampler().config().steps as u64;
-        let stride = (b * n * n).div_ceil(4) as u64;
+        let stride = (rows * n * n).div_ceil(4) as u64;
         let noise = Noise {
             seed: self.seed,
             stride,
             offset: self.draws * (steps + 1) * stride,
         };
         self.net.record(gpu, &mut pass, &noise, None)?;
-        self.fft
-            .record(&mut pass, Transform::R2c, &ws.x, solver.closure_hat())?;
+        match &self.mean {
+            None => self
+                .fft
+                .record(&mut pass, Transform::R2c, &ws.x, solver.closure_hat())?,
+            Some(m) => {
+                let (from, to) = (view(&ws.x, rows)?, view(&m.field, b)?);
+                m.average.record_forward(
+                    gpu,
+                    &mut pass,
+                    &m.weights,
+                    Act::all(&from),
+                    Act::all(&to),
+                    Epilogue::default(),
+                )?;
+                m.fft
+                    .record(&mut pass, Transform::R2c, &m.field, solver.closure_hat())?;
+            }
+        }
         self.draws += 1;
         Ok(())
     }

@@ -48,7 +48,9 @@ pub enum Closure {
     /// An eddy-viscosity closure (Smagorinsky, Leith, constant or
     /// dynamic), computed from the state at every step.
     Eddy(Box<EddyClosure>),
-    /// The score network, sampled every `every` steps and held between.
+    /// The score network, sampled every `every` steps and held between
+    /// (with `perturb > 0`: plus fresh white noise of that standard
+    /// deviation at every step between samples).
     Learned {
         /// The closure sampler.
         closure: Box<LearnedClosure>,
@@ -56,6 +58,8 @@ pub enum Closure {
         every: usize,
         /// Steps per observation frame (the truth's output interval).
         frame_steps: usize,
+        /// Perturbation amplitude between samples (0: hold).
+        perturb: f64,
     },
 }
 
@@ -85,10 +89,13 @@ impl CoupledRun {
                 )))
             }
             Closure::Learned {
-                every, frame_steps, ..
-            } if *every == 0 || *frame_steps == 0 => {
+                every,
+                frame_steps,
+                perturb,
+                ..
+            } if *every == 0 || *frame_steps == 0 || !(perturb.is_finite() && *perturb >= 0.0) => {
                 return Err(Error::InvalidArgument(
-                    "the closure must be sampled every >= 1 steps, frames >= 1 step".into(),
+                    "the closure must be sampled every >= 1 steps, frames >= 1 step, perturbed by a finite amplitude >= 0".into(),
                 ))
             }
             _ => {}
@@ -196,11 +203,14 @@ impl CoupledRun {
                 closure,
                 every,
                 frame_steps,
+                perturb,
             } => {
                 let mut enc = self.gpu.encoder("coupled step");
                 if self.steps.is_multiple_of(*every as u64) {
                     let frame = (self.steps / *frame_steps as u64) as usize;
                     closure.record(&mut enc, &self.solver, frame)?;
+                } else if *perturb > 0.0 {
+                    closure.record_perturbed(&mut enc, &self.solver, self.steps, *perturb)?;
                 }
                 self.solver.record_steps(&mut enc, 1)?;
                 self.gpu.submit(enc);

@@ -127,6 +127,25 @@ impl Tensor {
         self.len() == 0
     }
 
+    /// The same storage under another shape of as many elements (a view:
+    /// writes through either show in both).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if the element counts differ.
+    pub fn reshaped(&self, shape: &[usize]) -> Result<Tensor> {
+        if shape.iter().product::<usize>() != self.len() {
+            return Err(Error::Shape(format!(
+                "cannot view {:?} as {shape:?}",
+                self.shape
+            )));
+        }
+        Ok(Tensor {
+            buffer: self.buffer.clone(),
+            shape: shape.to_vec(),
+            dtype: self.dtype,
+        })
+    }
+
     /// Number of `f32` values stored.
     pub fn floats(&self) -> usize {
         self.len() * self.dtype.floats()

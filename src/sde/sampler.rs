@@ -483,6 +483,48 @@ impl ReverseSampler {
     }
 }
 
+impl ReverseSampler {
+    /// Records `x = held + amplitude · z` with `z` standard normals of
+    /// `noise`'s first draw (in this sampler's noise buffer): a perturbed
+    /// copy of a held sample (the coupled run between closure samples).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] unless `held` and `x` have this sampler's points.
+    pub fn record_perturbed(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass<'_>,
+        held: &Tensor,
+        x: &Tensor,
+        noise: &Noise,
+        amplitude: f64,
+    ) -> Result<()> {
+        let count = self.z.len();
+        if held.len() != count || x.len() != count {
+            return Err(Error::Shape(format!(
+                "perturbation of {} / {} points, sampler of {count}",
+                held.len(),
+                x.len()
+            )));
+        }
+        noise
+            .draw(0)
+            .record(gpu, pass, Distribution::Normal, &self.z)?;
+        let p = Params {
+            count: count as u32,
+            ..Default::default()
+        };
+        // x = 0, then x += 1 · held + amplitude · z (the Euler–Maruyama update).
+        record(gpu, pass, &START, &p, &[&self.z, x], count)?;
+        let p = Params {
+            drift: 1.0,
+            noise: amplitude as f32,
+            ..p
+        };
+        record(gpu, pass, &EM_STEP, &p, &[held, &self.z, x], count)
+    }
+}
+
 /// The uniform of `shaders/sde.wgsl` (see its field comments).
 #[repr(C)]
 #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]

@@ -134,10 +134,14 @@ fn couple_runs_the_coarse_model_and_refuses_bad_input() {
         &["--grid", "32", "--closure", "none", "--span", "5"],
         "the truth ends at",
     );
-    fails(&["--grid", "32"], "needs --model");
+    fails(&["--grid", "32"], "need --model");
+    fails(
+        &["--grid", "32", "--closure", "none", "--perturb", "0.1"],
+        "only used with --closure learned",
+    );
     fails(
         &["--closure", "smagorinski"],
-        "expected none, learned, oracle",
+        "expected none, learned, mean, oracle",
     );
     fails(
         &["--grid", "32", "--scenario", "sgs", "--closure", "oracle"],

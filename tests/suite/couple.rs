@@ -110,6 +110,157 @@ fn learned_closure_is_the_network_sample_of_the_solver_state() {
     assert!(closure.record(&mut enc, &solver, frames).is_err());
 }
 
+/// The closure mean of K = 3 samples for 2 trajectories: the network
+/// draws for the 6 rows are exactly those of a plain closure over the
+/// replicated state, observations and noise (the replicate map is an exact
+/// copy: equal to 1e-6 of the largest value, measured 0), and the solver's
+/// closure term is the spectrum of their mean per trajectory (1e-5 of the
+/// largest magnitude, measured 4e-8: f32 mean and r2c against f64; a
+/// wrong row grouping or weight misses by O(1)).
+#[test]
+fn mean_closure_averages_the_samples_of_each_trajectory() {
+    let g = gpu();
+    let (b, k, n, s, frames) = (2, 3, 32, 4, 2);
+    let cfg = ScoreConfig {
+        width: 4,
+        modes: 4,
+        layers: 1,
+        embed_dim: 16,
+        fc_hidden: 8,
+        vorticity: true,
+        sparse: true,
+    };
+    let params = init_params(&cfg, 5);
+    let ns = |batch: usize| NsConfig {
+        n,
+        length: std::f64::consts::TAU,
+        nu: 1e-3,
+        drag: 0.1,
+        dt: 1e-3,
+        scheme: TimeScheme::Heun,
+        batch,
+        stochastic: None,
+        seed: 0,
+        advection: true,
+    };
+    let repeat = |v: &[f32], per: usize| -> Vec<f32> {
+        v.chunks_exact(per)
+            .flat_map(|r| std::iter::repeat_n(r, k).flatten().copied())
+            .collect()
+    };
+    let w = test_data(3, b * n * n);
+    let obs = test_data(4, frames * b * s * s);
+    let sampler = SamplerConfig::default();
+    let mut solver = NsSolver::new(g, &ns(b), None).unwrap();
+    solver.set_vorticity(&w).unwrap();
+    let mut mean =
+        LearnedClosure::mean_of(g, (&cfg, &params), (b, n, s), sampler, Method::Fft, 9, k).unwrap();
+    mean.set_observations(&obs, frames).unwrap();
+    let mut wide = NsSolver::new(g, &ns(b * k), None).unwrap();
+    wide.set_vorticity(&repeat(&w, n * n)).unwrap();
+    let mut plain =
+        LearnedClosure::new(g, (&cfg, &params), (b * k, n, s), sampler, Method::Fft, 9).unwrap();
+    plain
+        .set_observations(&repeat(&obs, s * s), frames)
+        .unwrap();
+    let mut enc = g.encoder("mean closure");
+    mean.record(&mut enc, &solver, 1).unwrap();
+    plain.record(&mut enc, &wide, 1).unwrap();
+    g.submit(enc);
+    let (xm, xp) = (
+        g.read_one(mean.sample()).unwrap(),
+        g.read_one(plain.sample()).unwrap(),
+    );
+    let scale = xp.iter().fold(0f32, |a, v| a.max(v.abs()));
+    let diff = xm
+        .iter()
+        .zip(&xp)
+        .fold(0f32, |a, (x, y)| a.max((x - y).abs()));
+    assert!(diff <= 1e-6 * scale, "samples differ by {diff} of {scale}");
+    let hat = g.read_one(solver.closure_hat()).unwrap();
+    let mut want = Vec::new();
+    for j in 0..b {
+        let avg: Vec<f64> = (0..n * n)
+            .map(|i| {
+                (0..k)
+                    .map(|r| f64::from(xp[(j * k + r) * n * n + i]))
+                    .sum::<f64>()
+                    / k as f64
+            })
+            .collect();
+        for c in fft::r2c(&avg, n, n) {
+            want.extend([c.re, c.im]);
+        }
+    }
+    let scale = want.iter().fold(0f64, |a, v| a.max(v.abs()));
+    let err = hat
+        .iter()
+        .zip(&want)
+        .fold(0f64, |a, (x, y)| a.max((f64::from(*x) - y).abs()));
+    assert!(
+        err < 1e-5 * scale,
+        "mean closure spectrum error {err} of {scale}"
+    );
+}
+
+/// With --perturb ε between samples (every 4 steps), the closure term of
+/// the steps in between is the held sample plus fresh white noise of
+/// standard deviation ε: the spectrum of the difference has mean power
+/// n² ε² per bin (r2c of white noise), and two consecutive perturbations
+/// differ by √2 of one (fresh, not accumulated: a random walk gives 1).
+/// 528 bins of exponential power give the mean a relative sd of 4.4 %; the
+/// tolerance is 15 % (3.4 sd).
+#[test]
+fn perturbation_between_samples_is_fresh_white_noise() {
+    use diffclosure::couple::{Closure, CoupledRun};
+    use diffclosure::data::dataset::Scenario;
+
+    let g = gpu();
+    let (n, eps) = (32, 0.05);
+    let cfg = ScoreConfig {
+        width: 4,
+        modes: 4,
+        layers: 1,
+        embed_dim: 16,
+        fc_hidden: 8,
+        vorticity: true,
+        sparse: false,
+    };
+    let params = init_params(&cfg, 5);
+    let ns = crate::ns::config(n, 1, 0.0, 0.1, 1e-3, TimeScheme::Heun);
+    let mut solver = NsSolver::new(g, &ns, None).unwrap();
+    solver.set_vorticity(&test_data(3, n * n)).unwrap();
+    let sampler = SamplerConfig::default();
+    let closure =
+        LearnedClosure::new(g, (&cfg, &params), (1, n, 1), sampler, Method::Fft, 1).unwrap();
+    let closure = Closure::Learned {
+        closure: Box::new(closure),
+        every: 4,
+        frame_steps: 10,
+        perturb: eps,
+    };
+    let mut run = CoupledRun::new(g, Scenario::G, solver, closure).unwrap();
+    let mut hats = Vec::new();
+    for _ in 0..3 {
+        run.step().unwrap();
+        hats.push(g.read_one(run.solver().closure_hat()).unwrap());
+    }
+    let rms = |a: &[f32], b: &[f32]| -> f64 {
+        let sq: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum();
+        (sq / (a.len() / 2) as f64).sqrt()
+    };
+    let (d1, d2) = (rms(&hats[1], &hats[0]), rms(&hats[2], &hats[1]));
+    let want = n as f64 * eps;
+    assert!(
+        (d1 / want - 1.0).abs() < 0.15,
+        "perturbation rms {d1} vs {want}"
+    );
+    assert!(
+        (d2 / d1 / 2f64.sqrt() - 1.0).abs() < 0.15,
+        "consecutive perturbations: {d2} vs {d1}"
+    );
+}
+
 /// The coupled runner with the oracle closure (the restricted G, H or sgs
 /// of a 64² truth stepped alongside, batch 2) reproduces the restricted
 /// truth on 32² after t = 0.2 (dt 0.01) to the tolerances of the solver's
@@ -219,6 +370,7 @@ fn learned_closure_is_drawn_every_k_steps() {
         closure: Box::new(closure),
         every: 3,
         frame_steps: 10,
+        perturb: 0.0,
     };
     let mut run = CoupledRun::new(g, Scenario::G, solver, closure).unwrap();
     let mut hats = Vec::new();
@@ -249,6 +401,7 @@ fn learned_closure_is_drawn_every_k_steps() {
         ),
         every: 0,
         frame_steps: 10,
+        perturb: 0.0,
     };
     let solver = NsSolver::new(g, &ns, None).unwrap();
     assert!(CoupledRun::new(g, Scenario::G, solver, bad).is_err());

@@ -94,6 +94,12 @@ pub fn run_couple(gpu_args: &GpuArgs, a: &CoupleBenchArgs) -> Result<()> {
         }
     };
     cfg.check_grid(a.grid)?;
+    if a.grid < 16 {
+        bail!(
+            "--grid {}: the dynamic eddy viscosity needs at least 16",
+            a.grid
+        );
+    }
     let fine = preset.config(a.fine, a.batch, 1);
     fine.validate()?;
     let coarse = coarse_config(Scenario::G, &fine, a.grid);

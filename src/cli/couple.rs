@@ -91,7 +91,9 @@ pub struct CoupleArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Output file (safetensors: `vorticity` [F, B·M, m, m], `truth`
-    /// [F, B, m, m] (restricted), `time` [F]).
+    /// [F, B, m, m] (restricted), `time` [F]; metadata: the settings, the
+    /// wall time, and for eddy closures `eddy_c_mean`, the mean C = C_S² or
+    /// C_L³ at the output times, and `eddy_constant`, the C_S / C_L given).
     #[arg(long)]
     out: PathBuf,
     /// No progress bar.
@@ -170,7 +172,24 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         bail!("--model is only used with --closure learned or mean");
     }
     if kind == ClosureKind::Oracle && scenario == Scenario::Sgs {
-        bail!("--closure oracle: the sgs term has no deterministic part computable on the coarse grid (the exact sgs oracle needs the fine run; see tests/suite/couple.rs)");
+        bail!("--closure oracle: the sgs term has no part computable from the coarse state (its exact value needs the fine run)");
+    }
+    if let ClosureKind::Eddy(e) = kind {
+        if scenario == Scenario::H {
+            bail!("--closure {e}: an eddy viscosity cannot stand in for the convection the H model omits; use it with --scenario sgs (or g, as a diffusion)");
+        }
+        if e.coefficient == Coefficient::Dynamic && a.grid < 16 {
+            bail!(
+                "--closure {e}: the dynamic procedure needs a grid of at least 16, got {}",
+                a.grid
+            );
+        }
+    }
+    if !learned && (a.every != 1 || a.ensemble != 1) {
+        bail!("--every and --ensemble are only used with --closure learned or mean (the other closures are deterministic)");
+    }
+    if a.perturb > 0.0 && a.every == 1 {
+        bail!("--perturb acts between samples: it needs --every > 1");
     }
     if let Some(span) = a.span {
         if !(span.is_finite() && span > 0.0) {
@@ -190,6 +209,11 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         );
     }
     let t = io::read(&a.truth)?;
+    // The truth as a resumed piece must name it: its canonical path.
+    let truth_id = std::fs::canonicalize(&a.truth)
+        .unwrap_or_else(|_| a.truth.clone())
+        .display()
+        .to_string();
     let meta = |k: &str| -> Result<&str> { Ok(t.meta(&a.truth, k)?) };
     let m = a.grid;
     let omega = t.get(&a.truth, &format!("omega_{m}")).with_context(|| {
@@ -234,6 +258,12 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
                 );
             }
             let covered = (need - 1) as f64 * dt * every as f64;
+            if need < 2 {
+                bail!(
+                    "--span {span}: shorter than the truth's snapshot interval {}",
+                    dt * every as f64
+                );
+            }
             if (covered - span).abs() > 1e-9 * span.max(1.0) {
                 eprintln!(
                     "note: --span {span} rounded to {covered} (whole snapshot intervals of the truth)"
@@ -336,7 +366,7 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
 
     // What identifies the job: a resumed piece must continue the same one.
     let job: Vec<(&str, String)> = vec![
-        ("truth", a.truth.display().to_string()),
+        ("truth", truth_id.clone()),
         ("scenario", scenario.to_string()),
         ("closure", a.closure.clone()),
         ("coefficient", format!("{:?}", a.coefficient)),
@@ -415,6 +445,7 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         run.resume(p.steps, &p.state, &p.closure)?;
         if let Closure::Learned { closure, .. } = run.closure_mut() {
             closure.set_draws(p.draws);
+            closure.set_sample(&p.sample)?;
         }
         snaps = p.snapshots;
         eddy_c = p.eddy_c;
@@ -428,9 +459,11 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
     }
     let t0 = Instant::now();
     let save = |run: &CoupledRun, snaps: &[f32], eddy_c: &[f32], wall: f64| -> Result<()> {
-        let draws = match run.closure() {
-            Closure::Learned { closure, .. } => closure.draws(),
-            _ => 0,
+        // The learned closure's noise position and held sample (the
+        // perturbation between samples starts from it).
+        let (draws, sample) = match run.closure() {
+            Closure::Learned { closure, .. } => (closure.draws(), gpu.read_one(closure.sample())?),
+            _ => (0, Vec::new()),
         };
         let h = m / 2 + 1;
         let t = |shape: Vec<usize>, data: Vec<f32>| NamedTensor { shape, data };
@@ -448,6 +481,7 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
                 t(vec![bm, m, h, 2], gpu.read_one(run.solver().closure_hat())?),
             ),
             ("eddy_c", t(vec![eddy_c.len()], eddy_c.to_vec())),
+            ("sample", t(vec![sample.len()], sample)),
         ];
         let mut meta: HashMap<String, String> = job
             .iter()
@@ -494,7 +528,6 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         ("scenario", scenario.to_string()),
         ("closure", a.closure.clone()),
         ("grid", m.to_string()),
-        ("every", a.every.to_string()),
         ("ensemble", a.ensemble.to_string()),
         ("trajectories", b.to_string()),
         ("dt", dt.to_string()),
@@ -516,6 +549,7 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         }
     }
     if let Some((ck, _, obs)) = &model {
+        out_meta.insert("every".into(), a.every.to_string());
         out_meta.insert(
             "model".into(),
             a.model
@@ -586,6 +620,7 @@ struct Partial {
     state: Vec<f32>,
     closure: Vec<f32>,
     eddy_c: Vec<f32>,
+    sample: Vec<f32>,
 }
 
 /// Reads `OUT.partial` and checks that it belongs to `job` with `bm`
@@ -631,5 +666,6 @@ fn read_partial(
         state: state.data.clone(),
         closure: closure.data.clone(),
         eddy_c: f.get(path, "eddy_c")?.data.clone(),
+        sample: f.get(path, "sample")?.data.clone(),
     })
 }

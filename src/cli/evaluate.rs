@@ -43,6 +43,12 @@ pub struct EvaluateArgs {
     /// the restricted truth instead of the offline metrics.
     #[arg(long)]
     online: bool,
+    /// With --online: the elapsed times (from the runs' start) of the
+    /// table's D_RE columns and of the spectrum and PDF figures,
+    /// comma-separated [default: the table at a quarter, half, three
+    /// quarters and the end of the span, the figures at half and the end].
+    #[arg(long, value_delimiter = ',', requires = "online")]
+    at: Vec<f64>,
 }
 
 /// The metrics of one samples file.
@@ -205,7 +211,7 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
         } else {
             &a.title
         };
-        return crate::cli::online::report(gpu_args, &a.samples, &a.labels, &a.out, title);
+        return crate::cli::online::report(gpu_args, &a.samples, &a.labels, &a.out, title, &a.at);
     }
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}", a.out.display()))?;
     let (md_path, json_path) = (a.out.join("report.md"), a.out.join("report.json"));

@@ -18,13 +18,13 @@ use crate::gpu::Gpu;
 use crate::metrics;
 use crate::metrics::spectra::mean_shell_spectra;
 use crate::plot::lines::{lines_png, LinesOptions};
-use crate::plot::spectrum::{spectra_png, Curve, SpectraOptions};
+use crate::plot::spectrum::{spectra_png, Curve, Marker, SpectraOptions};
 
 /// One run's errors over time.
 struct Run {
     label: String,
     /// Grid and truth file: runs compared in one table must share them.
-    setting: (usize, String),
+    setting: (usize, String, String),
     time: Vec<f64>,
     /// Mean over trajectories and members, per output time.
     d_re: Vec<f64>,
@@ -99,24 +99,36 @@ fn read_run(path: &Path, label: Option<&String>) -> Result<Run> {
         _ => None,
     };
     let closure = meta("closure");
+    let model = std::path::Path::new(&meta("model"))
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let default_label = match closure.as_str() {
-        "learned" | "mean" => format!(
-            "{}{}, every {} steps, {} ×{}",
-            closure,
-            if closure == "mean" {
-                format!(" of {}", meta("mean_samples"))
-            } else {
-                String::new()
-            },
-            meta("every"),
-            meta("sampler"),
-            meta("sampler_steps")
-        ),
+        "learned" | "mean" => {
+            let mut l = format!(
+                "{closure}{} ({model}), every {}, {} ×{}",
+                if closure == "mean" {
+                    format!(" of {}", meta("mean_samples"))
+                } else {
+                    String::new()
+                },
+                meta("every"),
+                meta("sampler"),
+                meta("sampler_steps")
+            );
+            if meta("perturb").parse::<f64>().is_ok_and(|p| p > 0.0) {
+                l.push_str(&format!(", perturb {}", meta("perturb")));
+            }
+            l
+        }
+        _ if !meta("eddy_constant").is_empty() => {
+            format!("{closure} (C = {})", meta("eddy_constant"))
+        }
         _ => closure,
     };
     Ok(Run {
         label: label.cloned().unwrap_or(default_label),
-        setting: (m, meta("truth")),
+        setting: (m, meta("truth"), meta("scenario")),
         time,
         d_re,
         corr,
@@ -154,11 +166,16 @@ fn density(values: &[f32], lo: f64, hi: f64, bins: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// The figures of the report: `d_re.png`, `correlation.png`, and at half
-/// the span and at its end `spectra_{half,end}.png` (energy spectra, the
-/// truth's and each run's, mean over trajectories and members) and
-/// `pdf_{half,end}.png` (vorticity densities).
-fn figures(gpu: &Gpu, rows: &[Run], out: &Path) -> Result<Vec<String>> {
+/// The name tag of output time `k`: `tT`, `T` the elapsed time.
+fn tag(t: &[f64], k: usize) -> String {
+    format!("t{:.2}", t[k] - t[0])
+}
+
+/// The figures of the report: `d_re.png`, `correlation.png`, and at the
+/// output indices `at` `spectra_tT.png` (energy spectra, the truth's and each run's, mean over
+/// trajectories and members) and `pdf_tT.png` (vorticity densities), `T`
+/// the elapsed time.
+fn figures(gpu: &Gpu, rows: &[Run], out: &Path, at: &[usize]) -> Result<Vec<String>> {
     let t = &rows[0].time;
     let frames = t.len();
     let mut written = Vec::new();
@@ -189,27 +206,34 @@ fn figures(gpu: &Gpu, rows: &[Run], out: &Path) -> Result<Vec<String>> {
         written.push(name.to_string());
     }
     let m = rows[0].setting.0;
-    for (tag, k) in [("half", (frames - 1) / 2), ("end", frames - 1)] {
+    for &k in at {
+        let tag = tag(t, k);
+        // The runs in the colours of the time plots, the truth after them.
         let truth = frame(&rows[0].truth, k, frames);
-        let mut spectra = vec![Curve::from_shells(
-            "truth",
-            &mean_shell_spectra(gpu, truth, m, rows[0].length)?.0[..=m / 2],
-        )];
         let lim = truth.iter().fold(0f64, |a, &v| a.max(f64::from(v).abs())) * 1.5;
-        let mut pdfs = vec![Curve::new("truth", density(truth, -lim, lim, 60))];
+        let (mut spectra, mut pdfs) = (Vec::new(), Vec::new());
         for r in rows {
             let w = frame(&r.vorticity, k, frames);
             let e = mean_shell_spectra(gpu, w, m, r.length)?.0;
             spectra.push(Curve::from_shells(r.label.clone(), &e[..=m / 2]));
             pdfs.push(Curve::new(r.label.clone(), density(w, -lim, lim, 60)));
         }
+        let e = mean_shell_spectra(gpu, truth, m, rows[0].length)?.0;
+        spectra.push(Curve::from_shells("truth", &e[..=m / 2]));
+        pdfs.push(Curve::new("truth", density(truth, -lim, lim, 60)));
         let when = format!("t = {:.2} (+{:.2})", t[k], t[k] - t[0]);
         let name = format!("spectra_{tag}.png");
         spectra_png(
             &out.join(&name),
             &format!("energy spectra at {when}"),
             &spectra,
-            &SpectraOptions::default(),
+            &SpectraOptions {
+                marker: Some(Marker {
+                    k: (m / 3) as f64,
+                    label: format!("2/3 dealiasing cutoff k = {}", m / 3),
+                }),
+                ..Default::default()
+            },
         )?;
         written.push(name);
         let name = format!("pdf_{tag}.png");
@@ -240,6 +264,7 @@ pub fn report(
     labels: &[String],
     out: &Path,
     title: &str,
+    at: &[f64],
 ) -> Result<()> {
     let (md_path, json_path) = (out.join("report.md"), out.join("report.json"));
     io::refuse_existing(&md_path)?;
@@ -252,24 +277,37 @@ pub fn report(
     let t = &rows[0].time;
     for r in &rows[1..] {
         if r.setting != rows[0].setting {
+            let (a, b) = (&rows[0].setting, &r.setting);
             bail!(
-                "the runs differ in grid or truth ({}² of {} vs {}² of {}): compare runs of one setting",
-                rows[0].setting.0,
-                rows[0].setting.1,
-                r.setting.0,
-                r.setting.1
+                "the runs differ in grid, truth or scenario ({}² of {}, {} vs {}² of {}, {}): compare runs of one setting",
+                a.0, a.1, a.2, b.0, b.1, b.2
             );
         }
         if r.time != *t {
             bail!("the runs cover different output times: compare runs of one start and span");
         }
     }
-    // D_RE at (up to) a quarter, half, three quarters and the end of the
-    // span: distinct output times after the start.
-    let mut picks: Vec<usize> = (1..=4)
-        .map(|q| q * (t.len() - 1) / 4)
-        .filter(|&k| k > 0)
-        .collect();
+    // The output times nearest the requested elapsed times, or (up to) a
+    // quarter, half, three quarters and the end of the span.
+    let span = t[t.len() - 1] - t[0];
+    let mut chosen = Vec::new();
+    for &e in at {
+        if !(e.is_finite() && e > 0.0 && e <= span * (1.0 + 1e-9)) {
+            bail!("--at {e}: the runs cover elapsed times in (0, {span}]");
+        }
+        let k = (1..t.len())
+            .min_by(|&i, &j| (t[i] - t[0] - e).abs().total_cmp(&(t[j] - t[0] - e).abs()))
+            .unwrap_or(t.len() - 1);
+        chosen.push(k);
+    }
+    let mut picks: Vec<usize> = if chosen.is_empty() {
+        (1..=4)
+            .map(|q| q * (t.len() - 1) / 4)
+            .filter(|&k| k > 0)
+            .collect()
+    } else {
+        chosen.clone()
+    };
     picks.dedup();
     let mut md = String::new();
     writeln!(md, "# {title}\n")?;
@@ -306,9 +344,23 @@ pub fn report(
             }
         )?;
     }
+    let figure_at = if chosen.is_empty() {
+        vec![(t.len() - 1) / 2, t.len() - 1]
+    } else {
+        chosen
+    };
+    let mut names = vec!["d_re.png".to_string(), "correlation.png".to_string()];
+    for &k in &figure_at {
+        names.push(format!("spectra_{}.png", tag(t, k)));
+        names.push(format!("pdf_{}.png", tag(t, k)));
+    }
+    for n in &names {
+        io::refuse_existing(&out.join(n))?;
+    }
     std::fs::create_dir_all(out)?;
     let gpu = Gpu::new(&gpu_args.options()?)?;
-    let figs = figures(&gpu, &rows, out)?;
+    let figs = figures(&gpu, &rows, out, &figure_at)?;
+    debug_assert_eq!(figs, names);
     writeln!(
         md,
         "\nFigures: {}.",

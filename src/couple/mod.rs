@@ -196,6 +196,23 @@ impl LearnedClosure {
         self.draws = draws;
     }
 
+    /// Restores the held sample `[B·K, n, n]` (a resumed run: the
+    /// perturbation between samples starts from it).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for a wrong length or non-finite values.
+    pub fn set_sample(&self, sample: &[f32]) -> Result<()> {
+        let x = &self.net.workspace().x;
+        if sample.len() != x.floats() || sample.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Shape(format!(
+                "held sample: {} values, expected {} finite",
+                sample.len(),
+                x.floats()
+            )));
+        }
+        x.write(&self.gpu, sample)
+    }
+
     /// The last sample, physical `[B·K, n, n]` (on the GPU; rows
     /// `j·K .. j·K + K` are trajectory `j`'s, `K` = 1 but for a mean).
     pub fn sample(&self) -> &Tensor {

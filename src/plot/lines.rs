@@ -125,7 +125,7 @@ pub fn lines_png(path: &Path, title: &str, curves: &[Curve], opts: &LinesOptions
         } else {
             let pad = 0.05 * (y_hi - y_lo).max(y_hi.abs() * 1e-3).max(1e-12);
             let c = builder
-                .build_cartesian_2d(x_lo..x_hi, (y_lo - pad).min(0.0)..y_hi + pad)
+                .build_cartesian_2d(x_lo..x_hi, y_lo - pad..y_hi + pad)
                 .map_err(plot_err)?;
             draw!(c, |v: &f64| format!("{v:.3}"));
         }

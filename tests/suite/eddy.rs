@@ -216,12 +216,13 @@ fn eddy_viscosity_dissipates_enstrophy_at_its_rate() {
     }
 }
 
-/// A flow with no scales between the test filter (|j| < 8 on 32²) and the
-/// grid (|j| <= 6 here) has a vanishing Leonard term, so the dynamic
-/// procedure gives it no eddy viscosity: C below 1e-4 of the broadband
-/// field's (f32 round-off of the Leonard difference; measured 5e-7;
-/// a procedure that ignores the test filter gives the same order as the
-/// broadband field).
+/// A flow inside the test filter's band (|j| <= 6, the test filter keeps
+/// |j| < 8 on 32²) is its own test-filtered field, so its Leonard term
+/// vanishes and the dynamic procedure gives it no eddy viscosity: C below
+/// 1e-4 of the broadband field's (f32 round-off of the Leonard difference;
+/// measured 5e-7). This catches a test filter narrower than intended (the
+/// filtered field then differs and L ≠ 0); a procedure that ignores the
+/// filter altogether has L ≡ 0 everywhere and fails the broadband C > 0.
 #[test]
 fn dynamic_coefficient_vanishes_for_a_resolved_flow() {
     let g = gpu();

@@ -40,6 +40,33 @@ struct Mean {
     fft: Fft2d,
 }
 
+impl Mean {
+    /// Records `to = W from` over the rows of `[rows, n, n]` fields (viewed
+    /// as one sample of `rows` channels at n² points).
+    fn record_map(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass<'_>,
+        map: &Linear,
+        (from, from_rows): (&Tensor, usize),
+        (to, to_rows): (&Tensor, usize),
+    ) -> Result<()> {
+        let points = from.len() / from_rows;
+        let (x, y) = (
+            from.reshaped(&[1, from_rows, points])?,
+            to.reshaped(&[1, to_rows, points])?,
+        );
+        map.record_forward(
+            gpu,
+            pass,
+            &self.weights,
+            Act::all(&x),
+            Act::all(&y),
+            Epilogue::default(),
+        )
+    }
+}
+
 /// The score network as the closure of a batch of coarse trajectories.
 pub struct LearnedClosure {
     gpu: Gpu,
@@ -295,7 +322,6 @@ impl LearnedClosure {
         }
         let gpu = &self.gpu;
         let mut pass = encoder.begin_compute_pass(&Default::default());
-        let view = |t: &Tensor, r: usize| t.reshaped(&[1, r, n * n]);
         match &self.mean {
             None => self
                 .fft
@@ -303,15 +329,7 @@ impl LearnedClosure {
             Some(m) => {
                 m.fft
                     .record(&mut pass, Transform::C2r, solver.vorticity_hat(), &m.field)?;
-                let (from, to) = (view(&m.field, b)?, view(&ws.w, rows)?);
-                m.replicate.record_forward(
-                    gpu,
-                    &mut pass,
-                    &m.weights,
-                    Act::all(&from),
-                    Act::all(&to),
-                    Epilogue::default(),
-                )?;
+                m.record_map(gpu, &mut pass, &m.replicate, (&m.field, b), (&ws.w, rows))?;
             }
         }
         if let Some((obs, index, frames)) = &self.obs {
@@ -348,15 +366,7 @@ impl LearnedClosure {
                 .fft
                 .record(&mut pass, Transform::R2c, &ws.x, solver.closure_hat())?,
             Some(m) => {
-                let (from, to) = (view(&ws.x, rows)?, view(&m.field, b)?);
-                m.average.record_forward(
-                    gpu,
-                    &mut pass,
-                    &m.weights,
-                    Act::all(&from),
-                    Act::all(&to),
-                    Epilogue::default(),
-                )?;
+                m.record_map(gpu, &mut pass, &m.average, (&ws.x, rows), (&m.field, b))?;
                 m.fft
                     .record(&mut pass, Transform::R2c, &m.field, solver.closure_hat())?;
             }

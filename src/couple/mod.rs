@@ -172,6 +172,19 @@ impl LearnedClosure {
         })
     }
 
+    /// [`Error::Shape`] unless `solver` has this closure's batch and grid.
+    fn check_solver(&self, solver: &NsSolver) -> Result<()> {
+        let (b, n) = (self.batch(), self.net.workspace().n);
+        let c = solver.config();
+        if c.batch != b || c.n != n {
+            return Err(Error::Shape(format!(
+                "closure for {b} trajectories on {n}², solver with {} on {}²",
+                c.batch, c.n
+            )));
+        }
+        Ok(())
+    }
+
     /// The solver's batch (the network's rows over the samples averaged).
     fn batch(&self) -> usize {
         self.net.workspace().batch / self.mean.as_ref().map_or(1, |m| m.k)
@@ -267,15 +280,9 @@ impl LearnedClosure {
                 "the closure mean is deterministic: no perturbation".into(),
             ));
         }
+        self.check_solver(solver)?;
         let ws = self.net.workspace();
         let (b, n) = (ws.batch, ws.n);
-        let c = solver.config();
-        if c.batch != b || c.n != n {
-            return Err(Error::Shape(format!(
-                "closure for {b} trajectories on {n}², solver with {} on {}²",
-                c.batch, c.n
-            )));
-        }
         let perturbed = match &self.perturbed {
             Some(t) => t,
             None => self
@@ -311,15 +318,9 @@ impl LearnedClosure {
         solver: &NsSolver,
         frame: usize,
     ) -> Result<()> {
+        self.check_solver(solver)?;
         let ws = self.net.workspace();
         let (b, rows, n, s) = (self.batch(), ws.batch, ws.n, ws.sensors);
-        let c = solver.config();
-        if c.batch != b || c.n != n {
-            return Err(Error::Shape(format!(
-                "closure for {b} trajectories on {n}², solver with {} on {}²",
-                c.batch, c.n
-            )));
-        }
         let gpu = &self.gpu;
         let mut pass = encoder.begin_compute_pass(&Default::default());
         match &self.mean {

@@ -290,10 +290,13 @@ pub fn report(
     // The output times nearest the requested elapsed times, or (up to) a
     // quarter, half, three quarters and the end of the span.
     let span = t[t.len() - 1] - t[0];
+    // Times are stored in f32: accept up to half an output interval past
+    // the last one (the nearest output time is taken).
+    let slack = 0.5 * span / (t.len() - 1) as f64;
     let mut chosen = Vec::new();
     for &e in at {
-        if !(e.is_finite() && e > 0.0 && e <= span * (1.0 + 1e-9)) {
-            bail!("--at {e}: the runs cover elapsed times in (0, {span}]");
+        if !(e.is_finite() && e > 0.0 && e <= span + slack) {
+            bail!("--at {e}: the runs cover elapsed times in (0, {span:.4}]");
         }
         let k = (1..t.len())
             .min_by(|&i, &j| (t[i] - t[0] - e).abs().total_cmp(&(t[j] - t[0] - e).abs()))

@@ -14,6 +14,7 @@ use rustfft::num_complex::Complex64;
 
 use crate::gpu;
 use crate::ns::{band_limited, config, to_f32, TWO_PI};
+use crate::reference::ns::wavenumbers;
 use crate::reference::{eddy as cpu_eddy, fft as cpu_fft};
 
 const KINDS: [&str; 4] = [
@@ -121,19 +122,30 @@ fn eddy_closures_match_the_reference() {
     }
 }
 
+/// `Σ_x a b` of two real n×n fields from their half spectra (`b` the
+/// GPU's, interleaved f32): Parseval, `Σ_k weight Re(â b̂*) / n²` with the
+/// inner columns counted twice.
+fn parseval_dot(n: usize, a: &[Complex64], b: &[f32]) -> f64 {
+    let h = n / 2 + 1;
+    (0..n * h)
+        .map(|at| {
+            let ix = at % h;
+            let weight = if ix == 0 || 2 * ix == n { 1.0 } else { 2.0 };
+            let t = Complex64::new(f64::from(b[2 * at]), f64::from(b[2 * at + 1]));
+            weight * (a[at] * t.conj()).re
+        })
+        .sum::<f64>()
+        / (n * n) as f64
+}
+
 /// Physical gradients (∂ω/∂x, ∂ω/∂y) of a half spectrum, f64.
 fn grad(n: usize, w: &[Complex64]) -> (Vec<f64>, Vec<f64>) {
     let h = n / 2 + 1;
     let d = |axis: usize| -> Vec<f64> {
         let s: Vec<Complex64> = (0..n * h)
             .map(|at| {
-                let (iy, ix) = (at / h, at % h);
-                let jy = if iy <= n / 2 {
-                    iy as f64
-                } else {
-                    iy as f64 - n as f64
-                };
-                let j = if axis == 0 { ix as f64 } else { jy };
+                let (jx, jy) = wavenumbers(n, at / h, at % h);
+                let j = if axis == 0 { jx } else { jy } as f64;
                 // band-limited fields: no Nyquist content to special-case
                 Complex64::new(0.0, j) * w[at]
             })
@@ -162,13 +174,8 @@ fn eddy_viscosity_dissipates_enstrophy_at_its_rate() {
     // ψ̂ = ω̂/|k|²; S11 = ∂²ψ/∂x∂y, S12 = (∂²ψ/∂y² − ∂²ψ/∂x²)/2.
     let psi: Vec<Complex64> = (0..n * h)
         .map(|at| {
-            let (iy, ix) = (at / h, at % h);
-            let jy = if iy <= n / 2 {
-                iy as f64
-            } else {
-                iy as f64 - n as f64
-            };
-            let k2 = (ix * ix) as f64 + jy * jy;
+            let (jx, jy) = wavenumbers(n, at / h, at % h);
+            let k2 = (jx * jx + jy * jy) as f64;
             if k2 == 0.0 {
                 Complex64::new(0.0, 0.0)
             } else {
@@ -184,16 +191,7 @@ fn eddy_viscosity_dissipates_enstrophy_at_its_rate() {
         let kind: EddyViscosity = name.parse().unwrap();
         let (term, coef, _) = gpu_closure(g, &cfg, kind, &w);
         let c = f64::from(coef[0]);
-        // Parseval on the half spectrum: Σ_x a b = Σ_k weight Re(â b̂*) / n².
-        let rate: f64 = (0..n * h)
-            .map(|at| {
-                let ix = at % h;
-                let weight = if ix == 0 || 2 * ix == n { 1.0 } else { 2.0 };
-                let t = Complex64::new(f64::from(term[2 * at]), f64::from(term[2 * at + 1]));
-                weight * (spec[at] * t.conj()).re
-            })
-            .sum::<f64>()
-            / (n * n) as f64;
+        let rate = parseval_dot(n, spec, &term);
         let want: f64 = -c
             * (0..n * n)
                 .map(|i| {
@@ -266,17 +264,7 @@ fn coupled_run_dissipates_with_the_eddy_closure() {
         coefficient: Coefficient::Constant(0.3),
     };
     let (term, _, _) = gpu_closure(g, &cfg, kind, &w);
-    let h = n / 2 + 1;
-    let rate: f64 = 2.0
-        * (0..n * h)
-            .map(|at| {
-                let ix = at % h;
-                let weight = if ix == 0 || 2 * ix == n { 1.0 } else { 2.0 };
-                let t = Complex64::new(f64::from(term[2 * at]), f64::from(term[2 * at + 1]));
-                weight * (spectra[0][at] * t.conj()).re
-            })
-            .sum::<f64>()
-        / (n as f64).powi(4);
+    let rate = 2.0 * parseval_dot(n, &spectra[0], &term) / (n * n) as f64;
     let run = |closure: Option<EddyViscosity>| -> f64 {
         let mut solver = NsSolver::new(g, &cfg, None).unwrap();
         solver.set_vorticity(&w).unwrap();

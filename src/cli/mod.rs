@@ -2,8 +2,10 @@
 
 mod bench;
 mod bench_couple;
+mod bench_fft;
 mod couple;
 mod dataset;
+mod demo;
 mod evaluate;
 mod info;
 mod online;
@@ -93,10 +95,42 @@ enum Command {
     Couple(couple::CoupleArgs),
     /// Join the shard files of one `sample` job into one file.
     Merge(sample::MergeArgs),
+    /// The whole pipeline with one set of defaults: truth simulation,
+    /// dataset, training, sampling, offline evaluation, coupled runs and
+    /// online evaluation, with a report (DIR/report.md, report.json, PNG
+    /// figures); resumable stage by stage.
+    Demo(demo::DemoArgs),
     /// Measure throughput on the selected adapter (`bench ns`: solver
     /// steps/s; `bench model`: score-network forward and training step).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+/// The command line of the job being run (recorded in what it writes):
+/// the process's, or the stage's when `demo` runs the stages in-process.
+static COMMAND_LINE: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// The command line of the job being run, words joined by spaces (words
+/// with spaces or quotes single-quoted).
+pub(crate) fn command_line() -> String {
+    COMMAND_LINE.lock().map(|s| s.clone()).unwrap_or_default()
+}
+
+fn set_command_line<S: AsRef<str>>(words: &[S]) {
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| {
+            let w = w.as_ref();
+            if w.is_empty() || w.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            } else {
+                w.to_string()
+            }
+        })
+        .collect();
+    if let Ok(mut s) = COMMAND_LINE.lock() {
+        *s = quoted.join(" ");
+    }
 }
 
 /// Parses the process arguments and runs the chosen subcommand.
@@ -104,9 +138,20 @@ enum Command {
 /// # Errors
 /// Any error of the subcommand, with context.
 pub fn run() -> anyhow::Result<()> {
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(a0) = args.first_mut() {
+        *a0 = "diffclosure".into();
+    }
+    set_command_line(&args);
     let cli = Cli::parse();
+    dispatch(cli)
+}
+
+/// Runs one parsed command line.
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Info(args) => info::run(&cli.gpu, &args),
+        Command::Demo(args) => demo::run(&cli.gpu, &args),
         Command::Simulate(args) => simulate::run(&cli.gpu, &args),
         Command::Spectrum(args) => spectrum::run(&cli.gpu, &args),
         Command::Dataset(args) => dataset::run(&args),

@@ -64,6 +64,11 @@ pub struct SimulateArgs {
     /// stride (every (n/m)-th point, the reference code's).
     #[arg(long, default_value = "spectral", value_parser = parse_restriction)]
     restriction: Restriction,
+    /// Do not store the fine vorticity, only the coarse fields and `time`
+    /// (a file for coupled runs, a fraction of the size; `spectrum` and
+    /// `--init` need the fine field and refuse such a file).
+    #[arg(long)]
+    no_fine: bool,
     /// Output file (safetensors: `vorticity` [T, B, n, n], `time` [T], and
     /// the coarse fields).
     #[arg(long)]
@@ -177,6 +182,9 @@ impl Plan {
                 bail!("--coarse lists {m} twice");
             }
         }
+        if a.no_fine && coarse.is_empty() {
+            bail!("--no-fine without coarse grids would store no field: pass --coarse");
+        }
         let plan = Self {
             cfg,
             coarse,
@@ -249,6 +257,7 @@ impl Plan {
                 .join(","),
         );
         put("restriction", a.restriction.to_string());
+        put("fine_stored", (!a.no_fine).to_string());
         put("first_snapshot_step", self.first_snapshot.to_string());
         put(
             "stochastic",
@@ -360,7 +369,9 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
 
     // Every recorded field, by name: (per-snapshot shape, values).
     let mut records: BTreeMap<String, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
-    records.insert("vorticity".into(), (vec![b, n, n], Vec::new()));
+    if !a.no_fine {
+        records.insert("vorticity".into(), (vec![b, n, n], Vec::new()));
+    }
     for &m in &plan.coarse {
         for f in FIELDS {
             records.insert(format!("{f}_{m}"), (vec![b, m, m], Vec::new()));
@@ -517,8 +528,13 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
         std::fs::remove_file(&state).with_context(|| format!("removing {}", state.display()))?;
     }
     println!(
-        "wrote {} ({count} snapshots of {b} x {n}x{n}, t = 0..{}) on {}",
+        "wrote {} ({count} snapshots of {b} x {n}x{n}{}, t = 0..{}) on {}",
         a.out.display(),
+        if a.no_fine {
+            ", coarse fields only"
+        } else {
+            ""
+        },
         plan.steps as f64 * plan.cfg.dt,
         gpu.describe()
     );
@@ -534,7 +550,7 @@ fn available_memory() -> Option<f64> {
 }
 
 /// Metadata that must be equal between an interrupted run and its resumption.
-const RESUME_KEYS: [&str; 12] = [
+const RESUME_KEYS: [&str; 13] = [
     "preset",
     "grid",
     "batch",
@@ -546,6 +562,7 @@ const RESUME_KEYS: [&str; 12] = [
     "first_snapshot_step",
     "coarse",
     "restriction",
+    "fine_stored",
     "stochastic",
 ];
 

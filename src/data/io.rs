@@ -274,6 +274,16 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     publish(&tmp, path, false)
 }
 
+/// As [`write_bytes_atomic`], replacing `path` if it exists (a file the
+/// caller owns and rewrites, such as a log of progress).
+///
+/// # Errors
+/// [`Error::Io`] naming `path` (the temporary file is removed).
+pub fn replace_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = write_tmp(path, bytes)?;
+    publish(&tmp, path, true)
+}
+
 fn serialize(
     path: &Path,
     tensors: &[(&str, &NamedTensor)],

@@ -317,6 +317,28 @@ mod simulate {
         }
     }
 
+    /// `--no-fine` stores the same coarse fields without the fine
+    /// vorticity; without a coarse grid it would store nothing: refused.
+    #[test]
+    fn no_fine_keeps_only_the_coarse_fields() {
+        let (full, lean) = (tmp("full.safetensors"), tmp("lean.safetensors"));
+        let (ok, _, e) = run(&["--coarse", "16"], &full);
+        assert!(ok, "{e}");
+        let (ok, _, e) = run(&["--coarse", "16", "--no-fine"], &lean);
+        assert!(ok, "{e}");
+        let (f, g) = (io::read(&full).unwrap(), io::read(&lean).unwrap());
+        assert!(g.get(&lean, "vorticity").is_err());
+        assert_eq!(g.tensors.len(), f.tensors.len() - 1);
+        for (name, t) in &g.tensors {
+            assert!(t == f.get(&full, name).unwrap(), "{name} differs");
+        }
+        assert_eq!(g.meta(&lean, "fine_stored").unwrap(), "false");
+        let none = tmp("none.safetensors");
+        let (ok, _, e) = run(&["--coarse", "none", "--no-fine"], &none);
+        assert!(!ok && e.contains("would store no field"), "{e}");
+        assert!(!none.exists());
+    }
+
     /// A run that blows up (dt far over the stability limit, though the
     /// initial CFL number is below 1) stops with an error naming the time
     /// instead of writing NaN snapshots.
@@ -460,6 +482,60 @@ mod simulate {
         bad.extend(["--cases", "f64x2"]);
         let (ok, _, e) = diffclosure(&bad);
         assert!(!ok && e.contains("unknown case"), "{e}");
+    }
+
+    /// `bench fft` on one small case writes JSON naming the adapter, with
+    /// both round trips and consistent positive rates; a grid that is not
+    /// a power of two is refused before any GPU work, and nothing written.
+    #[test]
+    fn bench_fft_reports_transforms_per_second() {
+        let out = tmp("bench_fft.json");
+        let args = |grid: &'static str, out: &Path| -> Vec<String> {
+            let fixed = ["bench", "fft", "--grid", grid, "--batch", "2"];
+            let timing = ["--seconds", "0.05", "--repeats", "1", "--json"];
+            fixed
+                .iter()
+                .chain(&timing)
+                .map(|s| s.to_string())
+                .chain([out.to_str().unwrap().to_string()])
+                .collect()
+        };
+        let call = |v: Vec<String>| diffclosure(&v.iter().map(String::as_str).collect::<Vec<_>>());
+        let (ok, stdout, e) = call(args("16", &out));
+        assert!(ok, "{e}");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let adapter = v["adapter"].as_str().unwrap();
+        assert!(
+            !adapter.is_empty() && stdout.contains(&format!("adapter: {adapter}")),
+            "{stdout}"
+        );
+        assert!(v["unix_time"].as_u64().unwrap() > 0 && v["date"].is_string());
+        let cases = v["fft"].as_array().unwrap();
+        let kinds: Vec<&str> = cases
+            .iter()
+            .map(|c| c["transform"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["r2c+c2r", "c2c"]);
+        for c in cases {
+            let (rate, ms) = (
+                c["transforms_per_s"].as_f64().unwrap(),
+                c["ms_per_transform"].as_f64().unwrap(),
+            );
+            assert!(
+                rate > 0.0 && (rate * ms - 1e3).abs() < 1e-6 * rate * ms,
+                "{c}"
+            );
+            assert!((c["fields_per_s"].as_f64().unwrap() - 2.0 * rate).abs() < 1e-9 * rate);
+            assert_eq!(
+                (c["grid"].as_u64(), c["batch"].as_u64()),
+                (Some(16), Some(2))
+            );
+        }
+        let bad = tmp("bench_fft24.json");
+        let (ok, _, e) = call(args("24", &bad));
+        assert!(!ok && e.contains("power of two"), "{e}");
+        assert!(!bad.exists());
     }
 
     /// `spectrum` reads a `simulate` output; its enstrophy spectrum sums to

@@ -180,7 +180,8 @@ fn killed_training_resumes_exactly_and_bad_input_is_refused() {
         "the first checkpoint is at the end of epoch 1"
     );
     let mut resume = base(&b, &blog, "4");
-    resume.push("--resume".into());
+    let export = tmp("b.weights.safetensors");
+    resume.extend(["--resume".into(), "--export".into(), s(&export).into()]);
     let (ok_b, _, e) = call(&resume);
     assert!(ok_b, "{e}");
     let (fa, fb) = (io::read(&a).unwrap(), io::read(&b).unwrap());
@@ -189,6 +190,36 @@ fn killed_training_resumes_exactly_and_bad_input_is_refused() {
         let tb = fb.get(&b, name).unwrap();
         assert!(ta == tb, "{name} differs after the resumed run");
     }
+    // --export: the final weights alone, with the run's command and its
+    // wall time over both pieces (at least the resumed piece's).
+    let fe = io::read(&export).unwrap();
+    let net: Vec<&String> = fb
+        .tensors
+        .keys()
+        .filter(|k| !k.starts_with("optimizer."))
+        .collect();
+    assert!(
+        net.len() < fb.tensors.len(),
+        "the checkpoint has Adam's state"
+    );
+    assert_eq!(fe.tensors.len(), net.len(), "only the network's tensors");
+    for name in net {
+        assert!(
+            fe.get(&export, name).unwrap() == fb.get(&b, name).unwrap(),
+            "{name}"
+        );
+    }
+    let command = fe.meta(&export, "train.command").unwrap();
+    assert!(
+        command.starts_with("diffclosure train") && command.contains("--resume"),
+        "{command}"
+    );
+    let wall: f64 = fe.meta(&export, "train.wall_s").unwrap().parse().unwrap();
+    assert!(wall > 0.0, "{wall}");
+    assert!(diffclosure::score::checkpoint::load(&export)
+        .unwrap()
+        .optimizer
+        .is_none());
     // The same loss curve: the resumed run drops what the killed one logged
     // after its checkpoint and logs it again, with the same values.
     let (la, lb) = (losses(&alog), losses(&blog));

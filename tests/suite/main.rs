@@ -10,6 +10,7 @@ mod reference;
 
 mod cli;
 mod cli_couple;
+mod cli_demo;
 mod cli_sample;
 mod cli_train;
 mod couple;

@@ -1,0 +1,835 @@
+//! `diffclosure demo`: the whole pipeline in one command — truth
+//! simulation → dataset → training → sampling → offline evaluation →
+//! coupled runs → online evaluation — with a report.
+//!
+//! Each stage is an ordinary subcommand line (printed, recorded in the
+//! report, runnable by hand) parsed by the same clap definitions and run
+//! in-process. A stage whose outputs exist is skipped; an interrupted one
+//! continues from its own resume file (`--resume`), so running the demo
+//! again after a stop picks up where it was.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser};
+use serde_json::{json, Value};
+
+use super::{Cli, GpuArgs};
+use crate::data::io;
+
+/// Options of `diffclosure demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// small: a 128² truth, a 64² model trained for a few minutes, fits in
+    /// about 10 minutes on 2 CPU cores with lavapipe; paper: the
+    /// specification's setting (256² truth, 8000 training samples, 1000
+    /// epochs, test grids 64/128/256), for a GPU.
+    #[arg(long, default_value = "small")]
+    preset: String,
+    /// Closure scenario: g (ν∆ω + σξ), h (−u·∇ω) or sgs (LES sub-grid term).
+    #[arg(long, default_value = "g")]
+    scenario: String,
+    /// Directory for every file of the run and the report (created; what
+    /// is already there from an earlier run is reused, not redone).
+    #[arg(long, default_value = "demo")]
+    out: PathBuf,
+    /// Skip simulation and training: use the shipped G model and test
+    /// truth of --assets (small preset, scenario g only).
+    #[arg(long)]
+    pretrained: bool,
+    /// Directory of the shipped files [default: this source tree's
+    /// `assets/`].
+    #[arg(long)]
+    assets: Option<PathBuf>,
+    /// Print the stage commands and exit.
+    #[arg(long)]
+    plan: bool,
+}
+
+/// One pipeline stage: a subcommand line and the files it makes.
+struct Stage {
+    name: &'static str,
+    /// Arguments after `diffclosure`.
+    args: Vec<String>,
+    /// The stage is done when all exist.
+    outputs: Vec<PathBuf>,
+    /// A file left by an interrupted run of this stage: its existence adds
+    /// `--resume`.
+    resume_from: Option<PathBuf>,
+    /// What a fresh (not resumed) start removes first: partial outputs of
+    /// an earlier attempt, which the subcommand would refuse to overwrite.
+    scratch: Vec<PathBuf>,
+}
+
+/// The pipeline's settings of one preset.
+struct Recipe {
+    /// Truth grid and the coarse grid of the model.
+    fine: usize,
+    coarse: usize,
+    /// Extra test grids of the resolution study (≤ fine).
+    extra_grids: Vec<usize>,
+    dt: Option<f64>,
+    train_batch: usize,
+    test_batch: usize,
+    train_t_end: f64,
+    test_t_end: f64,
+    snapshot_every: usize,
+    train: Vec<&'static str>,
+    conditions: usize,
+    samples_per_condition: usize,
+    /// Solver steps between closure draws online.
+    every: usize,
+}
+
+impl Recipe {
+    fn new(preset: &str) -> Result<Self> {
+        Ok(match preset {
+            // Measured on lavapipe (2 cores): truths ≈ 1.5 min, training
+            // ≈ 2.5 min, the rest ≈ 3 min. Training up to t = 0.1 only
+            // (the sampler's start), so every step teaches the noise levels
+            // the fast sampler visits; see docs/results.md.
+            "small" => Self {
+                fine: 128,
+                coarse: 64,
+                // G lives at the smallest resolved scales: a 64² model
+                // cannot know 128²'s (measured D_RE ≈ 100 %); the
+                // resolution study is the paper preset's.
+                extra_grids: Vec::new(),
+                dt: Some(2e-3),
+                train_batch: 4,
+                test_batch: 2,
+                train_t_end: 8.0,
+                test_t_end: 10.0,
+                snapshot_every: 10,
+                train: vec![
+                    "--epochs",
+                    "6",
+                    "--width",
+                    "8",
+                    "--modes",
+                    "32",
+                    "--layers",
+                    "2",
+                    "--embed-dim",
+                    "32",
+                    "--fc-hidden",
+                    "32",
+                    "--batch",
+                    "16",
+                    "--lr",
+                    "3e-3",
+                    "--t-max",
+                    "0.1",
+                    "--spectral",
+                    "fft",
+                ],
+                conditions: 32,
+                samples_per_condition: 4,
+                every: 25,
+            },
+            // science.md: the seed preset at 256², 8 × 1001 = 8008 training
+            // snapshots, the reference code's network and training.
+            "paper" => Self {
+                fine: 256,
+                coarse: 64,
+                extra_grids: vec![128, 256],
+                dt: None,
+                train_batch: 8,
+                test_batch: 2,
+                train_t_end: 15.0,
+                test_t_end: 15.0,
+                snapshot_every: 10,
+                train: vec![
+                    "--epochs",
+                    "1000",
+                    "--batch",
+                    "200",
+                    "--lr",
+                    "1e-3",
+                    "--lr-step",
+                    "200",
+                    "--lr-gamma",
+                    "0.5",
+                ],
+                conditions: 100,
+                samples_per_condition: 8,
+                every: 5,
+            },
+            other => bail!("--preset {other}: expected small or paper"),
+        })
+    }
+}
+
+fn s<T: ToString>(v: T) -> String {
+    v.to_string()
+}
+
+fn p(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// The stages of a demo run, in order.
+fn stages(a: &DemoArgs, scenario: &str, assets: &Path) -> Result<Vec<Stage>> {
+    let r = Recipe::new(&a.preset)?;
+    let d = &a.out;
+    let f = |name: &str| d.join(name);
+    let mut out = Vec::new();
+    let (truth_test, test, model) = if a.pretrained {
+        (
+            assets.join("g_truth_test.safetensors"),
+            assets.join("g_test_64.safetensors"),
+            assets.join("g_model_small.safetensors"),
+        )
+    } else {
+        let mut coarse: Vec<usize> = vec![r.coarse];
+        coarse.extend(r.extra_grids.iter().copied());
+        let coarse = coarse.iter().map(s).collect::<Vec<_>>().join(",");
+        for (name, seed, batch, t_end) in [
+            ("truth_train", 0, r.train_batch, r.train_t_end),
+            ("truth_test", 1, r.test_batch, r.test_t_end),
+        ] {
+            let file = f(&format!("{name}.safetensors"));
+            let mut args = vec![
+                s("simulate"),
+                s("--grid"),
+                s(r.fine),
+                s("--batch"),
+                s(batch),
+                s("--seed"),
+                s(seed),
+                s("--t-end"),
+                s(t_end),
+                s("--snapshot-every"),
+                s(r.snapshot_every),
+                s("--coarse"),
+                coarse.clone(),
+            ];
+            if let Some(dt) = r.dt {
+                args.extend([s("--dt"), s(dt)]);
+            }
+            args.extend([s("--out"), p(&file)]);
+            out.push(Stage {
+                name: if seed == 0 {
+                    "truth (training)"
+                } else {
+                    "truth (test)"
+                },
+                args,
+                resume_from: Some(PathBuf::from(format!("{}.state", file.display()))),
+                outputs: vec![file],
+                scratch: Vec::new(),
+            });
+        }
+        let truth_dir = f("truth");
+        out.push(Stage {
+            name: "truth spectrum",
+            args: vec![
+                s("spectrum"),
+                s("--input"),
+                p(&f("truth_test.safetensors")),
+                s("--json"),
+                p(&truth_dir.join("spectrum.json")),
+                s("--png"),
+                p(&truth_dir.join("spectrum.png")),
+                s("--heatmap"),
+                p(&truth_dir.join("vorticity.png")),
+            ],
+            outputs: ["spectrum.json", "spectrum.png", "vorticity.png"]
+                .iter()
+                .map(|n| truth_dir.join(n))
+                .collect(),
+            resume_from: None,
+            scratch: vec![truth_dir.clone()],
+        });
+        let inputs = [f("truth_train.safetensors"), f("truth_test.safetensors")];
+        for &grid in std::iter::once(&r.coarse).chain(&r.extra_grids) {
+            let (train, test) = (
+                f(&format!("train_{grid}.safetensors")),
+                f(&format!("test_{grid}.safetensors")),
+            );
+            out.push(Stage {
+                name: "dataset",
+                args: vec![
+                    s("dataset"),
+                    s("--input"),
+                    p(&inputs[0]),
+                    p(&inputs[1]),
+                    s("--scenario"),
+                    s(scenario),
+                    s("--grid"),
+                    s(grid),
+                    s("--sensor-grid"),
+                    s(r.coarse),
+                    s("--sensors"),
+                    s("5x5"),
+                    s("--test-trajectories"),
+                    s(r.test_batch),
+                    s("--out-train"),
+                    p(&train),
+                    s("--out-test"),
+                    p(&test),
+                ],
+                outputs: vec![train.clone(), test.clone()],
+                resume_from: None,
+                scratch: vec![train, test],
+            });
+        }
+        let (ck, model) = (f("model.ckpt.safetensors"), f("model.safetensors"));
+        let mut args = vec![
+            s("train"),
+            s("--data"),
+            p(&f(&format!("train_{}.safetensors", r.coarse))),
+            s("--out"),
+            p(&ck),
+            s("--export"),
+            p(&model),
+            s("--loss-log"),
+            p(&f("loss.csv")),
+        ];
+        args.extend(r.train.iter().map(s));
+        out.push(Stage {
+            name: "training",
+            args,
+            outputs: vec![model.clone()],
+            resume_from: Some(ck.clone()),
+            scratch: vec![f("loss.csv")],
+        });
+        (
+            f("truth_test.safetensors"),
+            f(&format!("test_{}.safetensors", r.coarse)),
+            model,
+        )
+    };
+
+    // Offline: samples on the model's grid and (resolution study) finer.
+    let mut grids = vec![r.coarse];
+    if !a.pretrained {
+        grids.extend(r.extra_grids.iter().copied());
+    }
+    let mut sample_files = Vec::new();
+    for &grid in &grids {
+        let file = f(&format!("samples_{grid}.safetensors"));
+        let data = if grid == r.coarse {
+            test.clone()
+        } else {
+            f(&format!("test_{grid}.safetensors"))
+        };
+        let mut args = vec![
+            s("sample"),
+            s("--model"),
+            p(&model),
+            s("--data"),
+            p(&data),
+            s("--conditions"),
+            s(r.conditions),
+            s("--samples-per-condition"),
+            s(if grid == r.coarse {
+                r.samples_per_condition
+            } else {
+                1
+            }),
+            s("--out"),
+            p(&file),
+        ];
+        let mut scratch = Vec::new();
+        if grid == r.coarse {
+            args.extend([s("--trajectory"), p(&f("denoising"))]);
+            scratch.push(f("denoising"));
+        }
+        out.push(Stage {
+            name: "sampling",
+            args,
+            resume_from: Some(PathBuf::from(format!("{}.partial", file.display()))),
+            outputs: vec![file.clone()],
+            scratch,
+        });
+        sample_files.push(file);
+    }
+    let mut args = vec![s("evaluate")];
+    args.extend(sample_files.iter().map(|x| p(x)));
+    args.extend([
+        s("--out"),
+        p(&f("offline")),
+        s("--title"),
+        format!("Offline evaluation ({scenario}, demo {})", a.preset),
+    ]);
+    out.push(Stage {
+        name: "offline evaluation",
+        args,
+        outputs: vec![f("offline").join("report.md")],
+        resume_from: None,
+        scratch: vec![f("offline")],
+    });
+
+    // Online: the coarse model from the test truth's first snapshot.
+    let mut closures = vec!["none"];
+    match scenario {
+        "g" => closures.extend(["dynamic-smagorinsky", "oracle"]),
+        "h" => closures.push("oracle"),
+        _ => closures.push("dynamic-smagorinsky"),
+    }
+    closures.push("learned");
+    let mut runs = Vec::new();
+    for c in closures {
+        let file = f(&format!("online_{c}.safetensors"));
+        let mut args = vec![
+            s("couple"),
+            s("--truth"),
+            p(&truth_test),
+            s("--scenario"),
+            s(scenario),
+            s("--grid"),
+            s(r.coarse),
+            s("--closure"),
+            s(c),
+        ];
+        if c == "learned" {
+            args.extend([s("--model"), p(&model), s("--every"), s(r.every)]);
+        }
+        args.extend([s("--out"), p(&file)]);
+        out.push(Stage {
+            name: "coupled run",
+            args,
+            resume_from: Some(PathBuf::from(format!("{}.partial", file.display()))),
+            outputs: vec![file.clone()],
+            scratch: Vec::new(),
+        });
+        runs.push(file);
+    }
+    let mut args = vec![s("evaluate"), s("--online")];
+    args.extend(runs.iter().map(|x| p(x)));
+    args.extend([
+        s("--out"),
+        p(&f("online")),
+        s("--title"),
+        format!("Online evaluation ({scenario}, demo {})", a.preset),
+    ]);
+    out.push(Stage {
+        name: "online evaluation",
+        args,
+        outputs: vec![f("online").join("report.md")],
+        resume_from: None,
+        scratch: vec![f("online")],
+    });
+    Ok(out)
+}
+
+/// The shipped files' directory: --assets, or this source tree's.
+fn assets_dir(a: &DemoArgs) -> PathBuf {
+    a.assets
+        .clone()
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("assets"))
+}
+
+/// The arguments of the global adapter flags, to pass to every stage.
+fn gpu_flags(gpu: &GpuArgs) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(b) = gpu.backend.as_ref().filter(|b| !b.trim().is_empty()) {
+        v.extend([s("--backend"), b.clone()]);
+    }
+    if let Some(x) = gpu.adapter.as_ref().filter(|x| !x.trim().is_empty()) {
+        v.extend([s("--adapter"), x.clone()]);
+    }
+    v
+}
+
+/// Record of the stages run so far (`DIR/stages.json`): command and wall
+/// seconds by stage, kept across resumed demo runs.
+type StageLog = BTreeMap<String, Value>;
+
+/// The stage log's entry of the demo's settings.
+const SETTINGS: &str = "00 settings";
+
+fn read_log(path: &Path) -> Result<StageLog> {
+    if !path.exists() {
+        return Ok(StageLog::new());
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a stage log", path.display()))
+}
+
+fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {
+    Ok(io::replace_bytes_atomic(
+        path,
+        serde_json::to_string_pretty(v)?.as_bytes(),
+    )?)
+}
+
+/// Runs `diffclosure demo`.
+///
+/// # Errors
+/// Bad options or missing shipped files (before any GPU work); the first
+/// stage that fails (its message, and how to continue).
+pub fn run(gpu: &GpuArgs, a: &DemoArgs) -> Result<()> {
+    let scenario = a.scenario.trim().to_lowercase();
+    if !["g", "h", "sgs"].contains(&scenario.as_str()) {
+        bail!("--scenario {}: expected g, h or sgs", a.scenario);
+    }
+    let assets = assets_dir(a);
+    if a.pretrained {
+        if a.preset != "small" || scenario != "g" {
+            bail!("--pretrained: the shipped model is the small preset's G model (use --preset small --scenario g)");
+        }
+        for name in [
+            "g_model_small.safetensors",
+            "g_test_64.safetensors",
+            "g_truth_test.safetensors",
+        ] {
+            let path = assets.join(name);
+            if !path.exists() {
+                bail!(
+                    "--pretrained: {} is missing (pass --assets DIR, the repository's assets/ folder)",
+                    path.display()
+                );
+            }
+        }
+    }
+    let stages = stages(a, &scenario, &assets)?;
+    let flags = gpu_flags(gpu);
+    // Every stage line must parse before anything runs.
+    let mut parsed = Vec::new();
+    for st in &stages {
+        let mut argv = vec![s("diffclosure")];
+        argv.extend(st.args.iter().cloned());
+        argv.extend(flags.iter().cloned());
+        Cli::try_parse_from(&argv)
+            .with_context(|| format!("demo stage '{}': {}", st.name, argv.join(" ")))?;
+        parsed.push(argv);
+    }
+    if a.plan {
+        for argv in &parsed {
+            println!("{}", shell_words(argv));
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let log_path = a.out.join("stages.json");
+    let mut log = read_log(&log_path)?;
+    // One directory, one setting: stages of another preset or scenario
+    // must not be mistaken for this one's.
+    let settings = json!({ "preset": a.preset, "scenario": scenario, "pretrained": a.pretrained });
+    match log.get(SETTINGS) {
+        Some(old) if *old != settings => bail!(
+            "{} holds a demo of other settings ({old}); give another --out",
+            a.out.display()
+        ),
+        Some(_) => {}
+        None => {
+            if std::fs::read_dir(&a.out)?.next().is_some() {
+                bail!(
+                    "{} is not empty and holds no demo: give another --out",
+                    a.out.display()
+                );
+            }
+            log.insert(SETTINGS.into(), settings);
+            write_json(&log_path, &log)?;
+        }
+    }
+    let t_all = Instant::now();
+    let total = stages.len();
+    for (i, (st, argv)) in stages.iter().zip(&parsed).enumerate() {
+        let key = format!("{:02} {}", i + 1, st.name);
+        if st.outputs.iter().all(|o| o.exists()) {
+            println!("[{}/{total}] {}: done already, skipped", i + 1, st.name);
+            continue;
+        }
+        let mut argv = argv.clone();
+        let resuming = st.resume_from.as_ref().is_some_and(|r| r.exists());
+        if resuming {
+            argv.push(s("--resume"));
+        } else {
+            // A fresh start: clear what an earlier attempt left (the
+            // demo directory's own files only).
+            for x in st
+                .scratch
+                .iter()
+                .filter(|x| x.exists() && x.starts_with(&a.out))
+            {
+                remove(x)?;
+            }
+        }
+        for o in &st.outputs {
+            if let Some(dir) = o.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+        }
+        let line = shell_words(&argv);
+        println!(
+            "[{}/{total}] {}{}: {line}",
+            i + 1,
+            st.name,
+            if resuming { " (resumed)" } else { "" }
+        );
+        let t0 = Instant::now();
+        super::set_command_line(&argv);
+        let cli = Cli::try_parse_from(&argv)?;
+        super::dispatch(cli).with_context(|| {
+            format!(
+                "demo stage {}/{total} ({}) failed; fix the cause and run the demo again: finished stages are kept{}",
+                i + 1,
+                st.name,
+                if st.resume_from.is_some() {
+                    " and this one continues where it stopped"
+                } else {
+                    ""
+                }
+            )
+        })?;
+        let secs = t0.elapsed().as_secs_f64()
+            + log
+                .get(&key)
+                .filter(|_| resuming)
+                .and_then(|v| v["seconds"].as_f64())
+                .unwrap_or(0.0);
+        log.insert(key, json!({ "command": line, "seconds": secs }));
+        write_json(&log_path, &log)?;
+    }
+    let model = if a.pretrained {
+        assets.join("g_model_small.safetensors")
+    } else {
+        a.out.join("model.safetensors")
+    };
+    let report = Report::build(a, &scenario, &stages, &log, &model)?;
+    report.write(&a.out)?;
+    println!(
+        "demo done in {:.1} min (this invocation): {} and {}",
+        t_all.elapsed().as_secs_f64() / 60.0,
+        a.out.join("report.md").display(),
+        a.out.join("report.json").display()
+    );
+    if let Some(v) = &report.verdict {
+        println!("{v}");
+    }
+    Ok(())
+}
+
+fn remove(path: &Path) -> Result<()> {
+    let r = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    r.with_context(|| format!("removing the stale {}", path.display()))
+}
+
+/// Words joined for a shell (quoted where needed).
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|w| {
+            if w.is_empty() || w.contains(|c: char| c.is_whitespace() || "'\"$`\\*?²".contains(c))
+            {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            } else {
+                w.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The demo's report: the stages, the truth, the offline and online
+/// tables, and whether the learned closure beats the coarse model alone.
+struct Report {
+    md: String,
+    json: Value,
+    verdict: Option<String>,
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// The Markdown table lines of a sub-report.
+fn tables(path: &Path) -> Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// D_RE of an online row at the output time nearest `t` (elapsed).
+fn d_re_at(row: &Value, t: f64) -> Option<f64> {
+    let time = row["time"].as_array()?;
+    let d = row["d_re"].as_array()?;
+    let t0 = time.first()?.as_f64()?;
+    let i = time
+        .iter()
+        .enumerate()
+        .min_by(|(_, x), (_, y)| {
+            let dx = (x.as_f64().unwrap_or(f64::INFINITY) - t0 - t).abs();
+            let dy = (y.as_f64().unwrap_or(f64::INFINITY) - t0 - t).abs();
+            dx.total_cmp(&dy)
+        })?
+        .0;
+    d.get(i)?.as_f64()
+}
+
+impl Report {
+    fn build(
+        a: &DemoArgs,
+        scenario: &str,
+        stages: &[Stage],
+        log: &StageLog,
+        model: &Path,
+    ) -> Result<Self> {
+        let d = &a.out;
+        let mut md = format!(
+            "# diffclosure demo: scenario {}, preset {}{}\n\n",
+            scenario.to_uppercase(),
+            a.preset,
+            if a.pretrained { " (shipped model)" } else { "" }
+        );
+        md.push_str("Every stage below is a `diffclosure` command (run in this order, they redo the demo by hand); the times are wall seconds on this machine.\n\n| # | stage | seconds | command |\n|---|---|---|---|\n");
+        let mut stage_json = Vec::new();
+        for (i, st) in stages.iter().enumerate() {
+            let key = format!("{:02} {}", i + 1, st.name);
+            let (secs, cmd) = match log.get(&key) {
+                Some(v) => (
+                    v["seconds"].as_f64(),
+                    v["command"].as_str().unwrap_or_default().to_string(),
+                ),
+                None => (None, format!("diffclosure {}", st.args.join(" "))),
+            };
+            md.push_str(&format!(
+                "| {} | {} | {} | `{}` |\n",
+                i + 1,
+                st.name,
+                secs.map_or("–".into(), |x| format!("{x:.0}")),
+                cmd
+            ));
+            stage_json.push(json!({ "stage": st.name, "seconds": secs, "command": cmd }));
+        }
+        let total: f64 = stage_json
+            .iter()
+            .filter_map(|v| v["seconds"].as_f64())
+            .sum();
+        md.push_str(&format!("\nTotal: {:.1} min.\n", total / 60.0));
+
+        let mut truth = Value::Null;
+        let spectrum = d.join("truth").join("spectrum.json");
+        if spectrum.exists() {
+            truth = read_json(&spectrum)?;
+            md.push_str("\n## Truth\n\n");
+            md.push_str(&format!(
+                "Test truth: rms vorticity {}, enstrophy spectrum {} decades below its peak at the 2/3 cutoff ({}).\n\n",
+                fmt_num(&truth["rms_vorticity"]["mean"]),
+                fmt_num(&truth["decades_peak_to_cutoff"]),
+                if truth["resolved"].as_bool() == Some(true) {
+                    "resolved by the ≥ 4 decades criterion"
+                } else {
+                    "marginally resolved: < 4 decades, as expected of the small preset's 128² truth"
+                }
+            ));
+            md.push_str("![vorticity](truth/vorticity.png) ![spectra](truth/spectrum.png)\n");
+        }
+        let ck = crate::score::checkpoint::load(model)?;
+        let meta = |k: &str| ck.meta.get(k).map_or("?", String::as_str);
+        md.push_str(&format!(
+            "\n## Training\n\n{}{} epochs ({} steps of {} samples) on {}, {:.1} min, final loss {}. Network: width {}, modes {}, {} layers.\n\n`{}`\n",
+            if a.pretrained { "The shipped model: " } else { "" },
+            meta("train.epoch"),
+            meta("train.step"),
+            meta("train.batch"),
+            meta("train.adapter"),
+            meta("train.wall_s").parse::<f64>().unwrap_or(f64::NAN) / 60.0,
+            meta("train.loss").parse::<f64>().map_or("?".into(), |l| format!("{l:.4e}")),
+            ck.config.width,
+            ck.config.modes,
+            ck.config.layers,
+            meta("train.command"),
+        ));
+        if !a.pretrained {
+            md.push_str("\nThe loss at every 10th step is in `loss.csv`.\n");
+        }
+
+        let offline = read_json(&d.join("offline").join("report.json"))?;
+        md.push_str("\n## Offline (a priori): sampled closures against the truth\n\n");
+        md.push_str(&tables(&d.join("offline").join("report.md"))?);
+        md.push_str("\n\nTruth, two samples and the error of sample 1 (first test condition); power spectra of truth and samples:\n\n![fields](offline/row1_fields.png) ![spectra](offline/spectra.png)\n");
+        if d.join("denoising").join("trajectory.png").exists() {
+            md.push_str("\nDenoising, from the noise at t_max to the sample, then the truth (animated: `denoising/trajectory.gif`):\n\n![denoising](denoising/trajectory.png)\n");
+        }
+
+        let online = read_json(&d.join("online").join("report.json"))?;
+        md.push_str("\n## Online (a posteriori): the coarse model with each closure, against the restricted truth\n\n");
+        md.push_str(&tables(&d.join("online").join("report.md"))?);
+        md.push_str(
+            "\n\n![D_RE over time](online/d_re.png) ![correlation](online/correlation.png)\n",
+        );
+        let rows = online["rows"].as_array().cloned().unwrap_or_default();
+        let find = |prefix: &str| {
+            rows.iter()
+                .find(|r| r["label"].as_str().is_some_and(|l| l.starts_with(prefix)))
+        };
+        let mut verdict = None;
+        let mut verdict_json = Value::Null;
+        if let (Some(none), Some(learned)) = (find("none"), find("learned")) {
+            let span = none["time"]
+                .as_array()
+                .and_then(|t| Some(t.last()?.as_f64()? - t.first()?.as_f64()?))
+                .unwrap_or(0.0);
+            let times: Vec<f64> = [0.25, 0.5, 0.75, 1.0].iter().map(|q| q * span).collect();
+            let pairs: Vec<(f64, Option<f64>, Option<f64>)> = times
+                .iter()
+                .map(|&t| (t, d_re_at(none, t), d_re_at(learned, t)))
+                .collect();
+            let beats = pairs
+                .iter()
+                .all(|(_, n, l)| matches!((n, l), (Some(n), Some(l)) if l < n));
+            let fmt = |x: &Option<f64>| x.map_or("?".into(), |x| format!("{:.1} %", 100.0 * x));
+            let text = format!(
+                "Learned closure vs no closure, D_RE of the vorticity: {}. {}",
+                pairs
+                    .iter()
+                    .map(|(t, n, l)| format!("+{t:.2} s: {} vs {}", fmt(l), fmt(n)))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                if beats {
+                    "The learned closure beats no closure at every time."
+                } else {
+                    "The learned closure does NOT beat no closure at every time."
+                }
+            );
+            md.push_str(&format!("\n**{text}**\n"));
+            verdict_json = json!({
+                "learned_beats_none": beats,
+                "times": times,
+                "d_re_none": pairs.iter().map(|p| p.1).collect::<Vec<_>>(),
+                "d_re_learned": pairs.iter().map(|p| p.2).collect::<Vec<_>>(),
+            });
+            verdict = Some(text);
+        }
+        md.push_str("\nMore figures: `online/spectra_*.png`, `online/pdf_*.png`; the numbers in `report.json`, `offline/report.json`, `online/report.json`.\n");
+        let json = json!({
+            "format": "diffclosure.demo.v1",
+            "preset": a.preset,
+            "scenario": scenario,
+            "pretrained": a.pretrained,
+            "stages": stage_json,
+            "total_seconds": total,
+            "truth": truth,
+            "offline": offline,
+            "online": online,
+            "verdict": verdict_json,
+        });
+        Ok(Self { md, json, verdict })
+    }
+
+    fn write(&self, dir: &Path) -> Result<()> {
+        io::replace_bytes_atomic(&dir.join("report.md"), self.md.as_bytes())?;
+        write_json(&dir.join("report.json"), &self.json)
+    }
+}
+
+fn fmt_num(v: &Value) -> String {
+    v.as_f64().map_or("?".into(), |x| format!("{x:.3}"))
+}

@@ -2,7 +2,7 @@
 //! t_max = 0.1; reference network sizes, 16×16 sensors) at 64² batch 1 and
 //! 16, one command encoder per batch including the readback of the samples.
 //! `cargo bench --bench sampler`; `diffclosure bench sampler` measures the
-//! same without cargo, and `benches/torch_sampler.py` the PyTorch baseline.
+//! same without cargo, and `benches/torch_baselines.py` runs it beside the PyTorch baseline.
 
 mod common;
 

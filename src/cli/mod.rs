@@ -100,8 +100,11 @@ enum Command {
     /// online evaluation, with a report (DIR/report.md, report.json, PNG
     /// figures); resumable stage by stage.
     Demo(demo::DemoArgs),
-    /// Measure throughput on the selected adapter (`bench ns`: solver
-    /// steps/s; `bench model`: score-network forward and training step).
+    /// Measure throughput on the selected adapter: `fft` (batched 2-D
+    /// FFTs), `ns` (solver steps/s), `model` (score-network forward and
+    /// training step), `sampler` (closure samples/s), `couple` (wall time
+    /// per simulated second with each closure), `all` (every section, one
+    /// JSON document naming the adapter).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
 }

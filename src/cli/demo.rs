@@ -347,21 +347,13 @@ fn stages(a: &DemoArgs, scenario: &str, assets: &Path) -> Result<Vec<Stage>> {
         });
         sample_files.push(file);
     }
-    let mut args = vec![s("evaluate")];
-    args.extend(sample_files.iter().map(|x| p(x)));
-    args.extend([
-        s("--out"),
-        p(&f("offline")),
-        s("--title"),
-        format!("Offline evaluation ({scenario}, demo {})", a.preset),
-    ]);
-    out.push(Stage {
-        name: "offline evaluation",
-        args,
-        outputs: vec![f("offline").join("report.md")],
-        resume_from: None,
-        scratch: vec![f("offline")],
-    });
+    out.push(evaluation(
+        &sample_files,
+        &f("offline"),
+        "offline",
+        scenario,
+        &a.preset,
+    ));
 
     // Online: the coarse model from the test truth's first snapshot.
     let mut closures = vec!["none"];
@@ -398,22 +390,47 @@ fn stages(a: &DemoArgs, scenario: &str, assets: &Path) -> Result<Vec<Stage>> {
         });
         runs.push(file);
     }
-    let mut args = vec![s("evaluate"), s("--online")];
-    args.extend(runs.iter().map(|x| p(x)));
-    args.extend([
-        s("--out"),
-        p(&f("online")),
-        s("--title"),
-        format!("Online evaluation ({scenario}, demo {})", a.preset),
-    ]);
-    out.push(Stage {
-        name: "online evaluation",
-        args,
-        outputs: vec![f("online").join("report.md")],
-        resume_from: None,
-        scratch: vec![f("online")],
-    });
+    out.push(evaluation(
+        &runs,
+        &f("online"),
+        "online",
+        scenario,
+        &a.preset,
+    ));
     Ok(out)
+}
+
+/// The `evaluate` stage of `kind` (offline: samples files; online:
+/// coupled runs) writing its report into `dir`.
+fn evaluation(
+    files: &[PathBuf],
+    dir: &Path,
+    kind: &'static str,
+    scenario: &str,
+    preset: &str,
+) -> Stage {
+    let mut args = vec![s("evaluate")];
+    if kind == "online" {
+        args.push(s("--online"));
+    }
+    args.extend(files.iter().map(|x| p(x)));
+    let title = format!(
+        "{}{} evaluation ({scenario}, demo {preset})",
+        kind[..1].to_uppercase(),
+        &kind[1..]
+    );
+    args.extend([s("--out"), p(dir), s("--title"), title]);
+    Stage {
+        name: if kind == "online" {
+            "online evaluation"
+        } else {
+            "offline evaluation"
+        },
+        args,
+        outputs: vec![dir.join("report.md")],
+        resume_from: None,
+        scratch: vec![dir.to_path_buf()],
+    }
 }
 
 /// The shipped files' directory: --assets, or this source tree's.

@@ -127,7 +127,9 @@ impl Recipe {
                 ],
                 conditions: 32,
                 samples_per_condition: 4,
-                every: 25,
+                // 0.1 s holds: the same online error as 0.05 s (14.9 % vs
+                // 14.7 % at +5 s, measured) at half the cost.
+                every: 50,
             },
             // science.md: the seed preset at 256², 8 × 1001 = 8008 training
             // snapshots, the reference code's network and training.
@@ -435,9 +437,17 @@ fn evaluation(
 
 /// The shipped files' directory: --assets, or this source tree's.
 fn assets_dir(a: &DemoArgs) -> PathBuf {
-    a.assets
-        .clone()
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("assets"))
+    if let Some(d) = &a.assets {
+        return d.clone();
+    }
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    // Run from the source tree (`cargo run`): the short path, for the
+    // commands in the report.
+    let here = Path::new("assets");
+    match (here.canonicalize(), tree.canonicalize()) {
+        (Ok(x), Ok(y)) if x == y => here.to_path_buf(),
+        _ => tree,
+    }
 }
 
 /// The arguments of the global adapter flags, to pass to every stage.
@@ -673,21 +683,21 @@ fn tables(path: &Path) -> Result<String> {
         .join("\n"))
 }
 
-/// D_RE of an online row at the output time nearest `t` (elapsed).
-fn d_re_at(row: &Value, t: f64) -> Option<f64> {
-    let time = row["time"].as_array()?;
-    let d = row["d_re"].as_array()?;
-    let t0 = time.first()?.as_f64()?;
-    let i = time
+/// The output time nearest `t` (elapsed) of an online row, and its D_RE.
+fn d_re_at(row: &Value, t: f64) -> Option<(f64, f64)> {
+    let time: Vec<f64> = row["time"]
+        .as_array()?
         .iter()
-        .enumerate()
-        .min_by(|(_, x), (_, y)| {
-            let dx = (x.as_f64().unwrap_or(f64::INFINITY) - t0 - t).abs();
-            let dy = (y.as_f64().unwrap_or(f64::INFINITY) - t0 - t).abs();
-            dx.total_cmp(&dy)
-        })?
-        .0;
-    d.get(i)?.as_f64()
+        .filter_map(Value::as_f64)
+        .collect();
+    let d = row["d_re"].as_array()?;
+    let t0 = *time.first()?;
+    let i = (0..time.len()).min_by(|&x, &y| {
+        (time[x] - t0 - t)
+            .abs()
+            .total_cmp(&(time[y] - t0 - t).abs())
+    })?;
+    Some((time[i] - t0, d.get(i)?.as_f64()?))
 }
 
 impl Report {
@@ -795,19 +805,21 @@ impl Report {
                 .and_then(|t| Some(t.last()?.as_f64()? - t.first()?.as_f64()?))
                 .unwrap_or(0.0);
             let times: Vec<f64> = [0.25, 0.5, 0.75, 1.0].iter().map(|q| q * span).collect();
-            let pairs: Vec<(f64, Option<f64>, Option<f64>)> = times
+            // At the output times the online table shows (the nearest to
+            // a quarter, half, three quarters and the end of the span).
+            let pairs: Vec<(f64, f64, f64)> = times
                 .iter()
-                .map(|&t| (t, d_re_at(none, t), d_re_at(learned, t)))
+                .filter_map(|&t| {
+                    let (at, n) = d_re_at(none, t)?;
+                    Some((at, n, d_re_at(learned, t)?.1))
+                })
                 .collect();
-            let beats = pairs
-                .iter()
-                .all(|(_, n, l)| matches!((n, l), (Some(n), Some(l)) if l < n));
-            let fmt = |x: &Option<f64>| x.map_or("?".into(), |x| format!("{:.1} %", 100.0 * x));
+            let beats = pairs.len() == times.len() && pairs.iter().all(|(_, n, l)| l < n);
             let text = format!(
                 "Learned closure vs no closure, D_RE of the vorticity: {}. {}",
                 pairs
                     .iter()
-                    .map(|(t, n, l)| format!("+{t:.2} s: {} vs {}", fmt(l), fmt(n)))
+                    .map(|(t, n, l)| format!("+{t:.2} s: {:.1} % vs {:.1} %", 100.0 * l, 100.0 * n))
                     .collect::<Vec<_>>()
                     .join("; "),
                 if beats {
@@ -819,7 +831,7 @@ impl Report {
             md.push_str(&format!("\n**{text}**\n"));
             verdict_json = json!({
                 "learned_beats_none": beats,
-                "times": times,
+                "times": pairs.iter().map(|p| p.0).collect::<Vec<_>>(),
                 "d_re_none": pairs.iter().map(|p| p.1).collect::<Vec<_>>(),
                 "d_re_learned": pairs.iter().map(|p| p.2).collect::<Vec<_>>(),
             });

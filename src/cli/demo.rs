@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser};
 use serde_json::{json, Value};
 
-use super::{Cli, GpuArgs};
+use super::{shell_words, Cli, GpuArgs};
 use crate::data::io;
 
 /// Options of `diffclosure demo`.
@@ -641,21 +641,6 @@ fn remove(path: &Path) -> Result<()> {
         std::fs::remove_file(path)
     };
     r.with_context(|| format!("removing the stale {}", path.display()))
-}
-
-/// Words joined for a shell (quoted where needed).
-fn shell_words(argv: &[String]) -> String {
-    argv.iter()
-        .map(|w| {
-            if w.is_empty() || w.contains(|c: char| c.is_whitespace() || "'\"$`\\*?²".contains(c))
-            {
-                format!("'{}'", w.replace('\'', "'\\''"))
-            } else {
-                w.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The demo's report: the stages, the truth, the offline and online

@@ -120,20 +120,31 @@ pub(crate) fn command_line() -> String {
 }
 
 fn set_command_line<S: AsRef<str>>(words: &[S]) {
-    let quoted: Vec<String> = words
+    if let Ok(mut s) = COMMAND_LINE.lock() {
+        *s = shell_words(words);
+    }
+}
+
+/// Words joined by spaces for a shell, single-quoted where a word is
+/// empty or holds whitespace, quotes, `$`, `` ` ``, `\`, glob characters or
+/// non-ASCII.
+pub(crate) fn shell_words<S: AsRef<str>>(words: &[S]) -> String {
+    words
         .iter()
         .map(|w| {
             let w = w.as_ref();
-            if w.is_empty() || w.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+            if w.is_empty()
+                || w.contains(|c: char| {
+                    c.is_whitespace() || !c.is_ascii() || "'\"$`\\*?".contains(c)
+                })
+            {
                 format!("'{}'", w.replace('\'', "'\\''"))
             } else {
                 w.to_string()
             }
         })
-        .collect();
-    if let Ok(mut s) = COMMAND_LINE.lock() {
-        *s = quoted.join(" ");
-    }
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Parses the process arguments and runs the chosen subcommand.

@@ -176,6 +176,17 @@ mod simulate {
 
     use super::{diffclosure, kill_when_exists};
 
+    /// A bench case's rate (per second), checked positive and consistent
+    /// with its milliseconds per call (rate · ms = 1000, to f64 rounding).
+    fn rate_of(c: &serde_json::Value, per_s: &str, ms: &str) -> f64 {
+        let (rate, ms) = (c[per_s].as_f64().unwrap(), c[ms].as_f64().unwrap());
+        assert!(
+            rate > 0.0 && (rate * ms - 1e3).abs() < 1e-6 * rate * ms,
+            "{c}"
+        );
+        rate
+    }
+
     fn tmp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("diffclosure-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -400,14 +411,7 @@ mod simulate {
         let cases = v["ns"].as_array().unwrap();
         assert_eq!(cases.len(), 2, "heun and euler");
         for c in cases {
-            let (rate, ms) = (
-                c["steps_per_s"].as_f64().unwrap(),
-                c["ms_per_step"].as_f64().unwrap(),
-            );
-            assert!(
-                rate > 0.0 && (rate * ms - 1e3).abs() < 1e-6 * rate * ms,
-                "{c}"
-            );
+            let rate = rate_of(c, "steps_per_s", "ms_per_step");
             assert!(c["min_steps_per_s"].as_f64().unwrap() <= rate);
             assert!(
                 (c["trajectory_steps_per_s"].as_f64().unwrap() - 2.0 * rate).abs() < 1e-9 * rate
@@ -518,14 +522,7 @@ mod simulate {
             .collect();
         assert_eq!(kinds, ["r2c+c2r", "c2c"]);
         for c in cases {
-            let (rate, ms) = (
-                c["transforms_per_s"].as_f64().unwrap(),
-                c["ms_per_transform"].as_f64().unwrap(),
-            );
-            assert!(
-                rate > 0.0 && (rate * ms - 1e3).abs() < 1e-6 * rate * ms,
-                "{c}"
-            );
+            let rate = rate_of(c, "transforms_per_s", "ms_per_transform");
             assert!((c["fields_per_s"].as_f64().unwrap() - 2.0 * rate).abs() < 1e-9 * rate);
             assert_eq!(
                 (c["grid"].as_u64(), c["batch"].as_u64()),

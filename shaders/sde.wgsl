@@ -7,7 +7,9 @@
 //   Heun, predictor: d = drift out; x_save = x; x <- x + d + noise z
 //   Heun, corrector: x <- x_save + (d + drift out) / 2 + noise z  (same z)
 // with drift = lambda g^2 h / sigma (lambda = 1 for the SDE, 1/2 for the
-// probability-flow ODE) and noise 0 on the final step and for the ODE.
+// probability-flow ODE) and noise 0 for the ODE. The final step, t_min -> 0,
+// is em_step with drift = k / sigma(t_min) (k = sigma^2: Tweedie; g^2 t_min:
+// the reference code's Euler step) and noise 0, for every sampler.
 
 struct Params {
     // Elements of the state [B, n, n] (or values of t to fill).

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::GpuArgs;
+use crate::cli::{GpuArgs, SamplerArgs};
 use crate::couple::{coarse_config, Closure, CoupledRun, LearnedClosure};
 use crate::data::dataset::{Scenario, Sensors};
 use crate::data::io::{self, NamedTensor};
@@ -20,7 +20,6 @@ use crate::ns::eddy::{Coefficient, EddyClosure, EddyViscosity};
 use crate::ns::{NsConfig, NsSolver, Preset, TimeScheme};
 use crate::score::checkpoint;
 use crate::score::spectral_conv::Method;
-use crate::sde::{Sampler, SamplerConfig, VeSde};
 
 /// The `format` metadata value of a coupled-run file.
 pub const FORMAT: &str = "diffclosure.coupled.v1";
@@ -78,15 +77,8 @@ pub struct CoupleArgs {
     /// on) [default: when the model has the sparse pipeline].
     #[arg(long)]
     observations: Option<bool>,
-    /// Sampler: em, heun or ode.
-    #[arg(long, default_value = "em")]
-    sampler: String,
-    /// Sampler steps.
-    #[arg(long, default_value_t = 10)]
-    steps: usize,
-    /// Start time of each reverse run.
-    #[arg(long, default_value_t = 0.1)]
-    t_max: f64,
+    #[command(flatten)]
+    sampler: SamplerArgs,
     /// Seed of the closure noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -299,13 +291,6 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         cfg.advection = true;
     }
     cfg.validate()?;
-    let sampler = SamplerConfig {
-        sampler: a.sampler.parse::<Sampler>()?,
-        steps: a.steps,
-        t_max: a.t_max,
-        sde: VeSde::default(),
-        ..Default::default()
-    };
     let per = m * m;
     // The ensemble's members of trajectory j are rows j·M .. j·M + M.
     let replicate = |frame: &[f32], per: usize| -> Vec<f32> {
@@ -329,6 +314,8 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
             }
         }
         ck.config.check_grid(m)?;
+        checkpoint::check_preset(&ck.meta, &t.metadata)
+            .with_context(|| format!("{} with {}", path.display(), a.truth.display()))?;
         let use_obs = a.observations.unwrap_or(ck.config.sparse);
         if ck.config.sparse && !use_obs {
             bail!(
@@ -359,7 +346,11 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         } else {
             None
         };
-        Some((ck, s, obs))
+        let sampler = a
+            .sampler
+            .config(&ck.meta)
+            .with_context(|| format!("sampling {}", path.display()))?;
+        Some((ck, s, obs, sampler))
     } else {
         None
     };
@@ -377,13 +368,19 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         ("every", a.every.to_string()),
         ("ensemble", a.ensemble.to_string()),
         ("observations", format!("{:?}", a.observations)),
-        ("sampler", a.sampler.clone()),
-        ("sampler_steps", a.steps.to_string()),
-        ("t_max", a.t_max.to_string()),
         ("seed", a.seed.to_string()),
         ("mean_samples", a.mean_samples.to_string()),
         ("perturb", a.perturb.to_string()),
     ];
+    // The sampler's options, its step count under a name of its own
+    // (`steps` counts solver steps here).
+    let job: Vec<(&str, String)> = job
+        .into_iter()
+        .chain(a.sampler.metadata().into_iter().map(|(k, v)| match k {
+            "steps" => ("sampler_steps", v),
+            _ => (k, v),
+        }))
+        .collect();
     let bm = b * a.ensemble;
     let resumed = if a.resume {
         Some(read_partial(&partial, &job, (bm, m))?)
@@ -400,7 +397,7 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
     let closure = match (&model, kind) {
         (_, ClosureKind::Eddy(e)) => Closure::Eddy(Box::new(EddyClosure::new(&gpu, &cfg, e)?)),
         (None, _) => Closure::None,
-        (Some((ck, s, obs)), _) => {
+        (Some((ck, s, obs, sampler)), _) => {
             let k = if kind == ClosureKind::Mean {
                 a.mean_samples
             } else {
@@ -410,7 +407,7 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
                 &gpu,
                 (&ck.config, &ck.params),
                 (b * a.ensemble, m, *s),
-                sampler,
+                *sampler,
                 Method::Fft,
                 a.seed,
                 k,
@@ -548,7 +545,7 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
             out_meta.insert("eddy_constant".into(), c.to_string());
         }
     }
-    if let Some((ck, _, obs)) = &model {
+    if let Some((ck, _, obs, sampler)) = &model {
         out_meta.insert("every".into(), a.every.to_string());
         out_meta.insert(
             "model".into(),
@@ -557,13 +554,16 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
                 .map_or(String::new(), |p| p.display().to_string()),
         );
         out_meta.insert("observations".into(), obs.is_some().to_string());
-        out_meta.insert("sampler".into(), sampler.sampler.to_string());
         if kind == ClosureKind::Mean {
             out_meta.insert("mean_samples".into(), a.mean_samples.to_string());
         }
         out_meta.insert("perturb".into(), a.perturb.to_string());
+        out_meta.insert("sampler".into(), sampler.sampler.to_string());
         out_meta.insert("sampler_steps".into(), sampler.steps.to_string());
         out_meta.insert("t_max".into(), sampler.t_max.to_string());
+        out_meta.insert("t_min".into(), sampler.t_min.to_string());
+        out_meta.insert("rho".into(), sampler.rho.to_string());
+        out_meta.insert("final_step".into(), sampler.final_step.to_string());
         for (k, v) in ck.config.to_metadata() {
             out_meta.insert(format!("model.{k}"), v);
         }

@@ -17,6 +17,7 @@ mod train;
 use clap::{Args, Parser, Subcommand};
 
 use crate::gpu::{Backend, GpuOptions, ADAPTER_ENV, BACKEND_ENV};
+use crate::sde::{FinalStep, Sampler, SamplerConfig};
 
 /// diffclosure: GPU stochastic closure models (conditional diffusion + FNO).
 #[derive(Parser, Debug)]
@@ -53,6 +54,88 @@ impl GpuArgs {
                 .transpose()?,
             adapter: nonempty(&self.adapter),
         })
+    }
+}
+
+/// The reverse sampler and its schedule, shared by `sample` and `couple`.
+#[derive(Args, Debug, Clone)]
+pub struct SamplerArgs {
+    /// Sampler: em (Euler–Maruyama), heun (stochastic Heun) or ode
+    /// (probability-flow ODE, Heun); every one ends with the noise-free
+    /// --final-step from t_min to 0.
+    #[arg(long, default_value = "em")]
+    sampler: Sampler,
+    /// Sampler steps N, the final step to 0 included (score evaluations:
+    /// N for em, 2N − 1 for heun and ode).
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Start time of the reverse run (0.1: the fast sampler; 1: the
+    /// classical one). Must lie inside the noise range the model was
+    /// trained on (its `train.t_max`).
+    #[arg(long, default_value_t = 0.1)]
+    t_max: f64,
+    /// The last Karras time, from which the final step goes to t = 0.
+    #[arg(long, default_value_t = 1e-3)]
+    t_min: f64,
+    /// Karras schedule exponent ρ.
+    #[arg(long, default_value_t = 7.0)]
+    rho: f64,
+    /// The step from t_min to 0: tweedie (the posterior mean x + σ² ∇log p:
+    /// the least-squares clean estimate) or euler (the reference code's
+    /// noise-free Euler–Maruyama step, to reproduce its samples).
+    #[arg(long, default_value = "tweedie")]
+    final_step: FinalStep,
+    /// Run a schedule whose steps amplify deviations (few Heun or ODE
+    /// steps from a large t_max), which is refused otherwise.
+    #[arg(long)]
+    allow_unstable: bool,
+    /// Sample at noise levels outside the model's training range
+    /// [train.t_min, train.t_max], which is refused otherwise (the network
+    /// has never seen them: errors of 10⁴× the closure were measured).
+    #[arg(long)]
+    allow_untrained_noise: bool,
+}
+
+impl SamplerArgs {
+    /// The sampler configuration for a model with these checkpoint
+    /// metadata: its SDE base `sde.s` (26, the reference code's, when the
+    /// checkpoint predates it), the schedule checked against its training
+    /// noise range.
+    ///
+    /// # Errors
+    /// A schedule [`SamplerConfig::times`] refuses; a `t_max` above or a
+    /// `t_min` below the training range (unless allowed); a bad `sde.s`.
+    pub fn config(
+        &self,
+        model_meta: &std::collections::HashMap<String, String>,
+    ) -> anyhow::Result<SamplerConfig> {
+        let cfg = SamplerConfig {
+            sampler: self.sampler,
+            steps: self.steps,
+            t_max: self.t_max,
+            t_min: self.t_min,
+            rho: self.rho,
+            sde: crate::score::checkpoint::sde_of(model_meta)?,
+            final_step: self.final_step,
+            allow_unstable: self.allow_unstable,
+        };
+        cfg.times()?;
+        if !self.allow_untrained_noise {
+            crate::score::checkpoint::check_noise_range(model_meta, &cfg)?;
+        }
+        Ok(cfg)
+    }
+
+    /// The metadata that records these options in an output file.
+    pub fn metadata(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("sampler", self.sampler.to_string()),
+            ("steps", self.steps.to_string()),
+            ("t_max", self.t_max.to_string()),
+            ("t_min", self.t_min.to_string()),
+            ("rho", self.rho.to_string()),
+            ("final_step", self.final_step.to_string()),
+        ]
     }
 }
 

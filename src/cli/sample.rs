@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::GpuArgs;
+use crate::cli::{GpuArgs, SamplerArgs};
 use crate::data::dataset::Samples;
 use crate::data::io::{self, NamedTensor};
 use crate::gpu::{DType, Gpu, Tensor};
@@ -19,7 +19,7 @@ use crate::plot::heatmap::{heatmap_strip_png, HeatmapOptions};
 use crate::score::checkpoint;
 use crate::score::spectral_conv::Method;
 use crate::sde::generate::Generator;
-use crate::sde::{frame_steps, Frames, Noise, Sampler, SamplerConfig, VeSde};
+use crate::sde::{frame_steps, Frames, Noise, SamplerConfig};
 
 /// The `format` metadata value of a samples file.
 pub const FORMAT: &str = "diffclosure.samples.v1";
@@ -46,23 +46,8 @@ pub struct SampleArgs {
     /// [default: all].
     #[arg(long)]
     conditions: Option<usize>,
-    /// Sampler steps N (score evaluations: N for em, 2N for heun and ode).
-    #[arg(long, default_value_t = 10)]
-    steps: usize,
-    /// Start time of the reverse run (0.1: the fast sampler; 1: the
-    /// classical one).
-    #[arg(long, default_value_t = 0.1)]
-    t_max: f64,
-    /// End time of the reverse run.
-    #[arg(long, default_value_t = 1e-3)]
-    t_min: f64,
-    /// Karras schedule exponent ρ.
-    #[arg(long, default_value_t = 7.0)]
-    rho: f64,
-    /// Sampler: em (Euler–Maruyama, final step noise-free), heun
-    /// (stochastic Heun) or ode (probability-flow ODE, Heun).
-    #[arg(long, default_value = "em")]
-    sampler: String,
+    #[command(flatten)]
+    sampler: SamplerArgs,
     /// Seed of the noise (a sample's noise depends only on the seed and
     /// its place in the job, not on batches or shards).
     #[arg(long, default_value_t = 0)]
@@ -210,11 +195,9 @@ fn job_metadata(
         "scenario",
         data.meta.get("scenario").cloned().unwrap_or_default(),
     );
-    put("sampler", cfg.sampler.to_string());
-    put("steps", cfg.steps.to_string());
-    put("t_max", cfg.t_max.to_string());
-    put("t_min", cfg.t_min.to_string());
-    put("rho", cfg.rho.to_string());
+    for (k, v) in a.sampler.metadata() {
+        put(k, v);
+    }
     put("sde.s", cfg.sde.s.to_string());
     put("seed", a.seed.to_string());
     put("samples_per_condition", a.samples_per_condition.to_string());
@@ -259,17 +242,7 @@ const VOLATILE: [&str; 8] = [
 /// Bad arguments, a model and dataset that do not fit each other (all
 /// before any GPU work), an existing output, I/O errors.
 pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
-    let sampler: Sampler = a.sampler.parse()?;
     let method: Method = a.spectral.parse()?;
-    let cfg = SamplerConfig {
-        sampler,
-        steps: a.steps,
-        t_max: a.t_max,
-        t_min: a.t_min,
-        rho: a.rho,
-        sde: VeSde::default(),
-    };
-    cfg.times()?;
     let k = a.samples_per_condition;
     if k == 0 || a.batch == 0 || a.checkpoint_every == 0 {
         bail!("--samples-per-condition, --batch and --checkpoint-every must be >= 1");
@@ -291,6 +264,10 @@ pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
     }
     io::check_writable(&out)?;
     let ck = checkpoint::load(&a.model)?;
+    let cfg = a
+        .sampler
+        .config(&ck.meta)
+        .with_context(|| format!("sampling {}", a.model.display()))?;
     let data = Samples::read(&a.data)?;
     let n = data.grid;
     if let Some(g) = a.grid {
@@ -309,6 +286,8 @@ pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
             a.data.display()
         )
     })?;
+    checkpoint::check_preset(&ck.meta, &data.meta)
+        .with_context(|| format!("{} with {}", a.model.display(), a.data.display()))?;
     let scenario = data.meta.get("scenario").cloned().unwrap_or_default();
     if let Some(trained) = ck.meta.get("data.scenario") {
         if *trained != scenario {

@@ -101,6 +101,11 @@ pub struct TrainArgs {
     /// Epochs between checkpoints.
     #[arg(long, default_value_t = 1)]
     checkpoint_every: u64,
+    /// Stop at the first epoch end after this many minutes of this
+    /// process's training (a cap for a GPU lease): the checkpoint (and
+    /// --export) are written there, and --resume continues to --epochs.
+    #[arg(long)]
+    max_minutes: Option<f64>,
     /// Steps between loss read-backs (progress and the NaN guard).
     #[arg(long, default_value_t = 10)]
     log_every: u64,
@@ -316,6 +321,11 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
     if a.checkpoint_every == 0 || a.log_every == 0 {
         bail!("--checkpoint-every and --log-every must be >= 1");
     }
+    if let Some(m) = a.max_minutes {
+        if !(m.is_finite() && m > 0.0) {
+            bail!("--max-minutes {m}: must be a positive number of minutes");
+        }
+    }
     if io::same_file(&a.data, &a.out) {
         bail!("--data and --out are the same file");
     }
@@ -464,7 +474,7 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
         Some(p) => Some(open_loss_log(p, start.step)?),
         None => None,
     };
-    let save = |trainer: &Trainer, loss: f64| -> Result<()> {
+    let save = |trainer: &Trainer, loss: f64, last: bool| -> Result<()> {
         let (p, m, v) = trainer.read_state()?;
         if let Some(i) = p.iter().position(|x| !x.is_finite()) {
             bail!(
@@ -483,7 +493,7 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
             (loss, wall_before + t0.elapsed().as_secs_f64(), &adapter),
         );
         checkpoint::save(&a.out, &cfg, &p, Some((&m, &v)), &meta)?;
-        if trainer.state().step == total {
+        if last {
             if let Some(e) = &a.export {
                 checkpoint::save(e, &cfg, &p, None, &meta)?;
             }
@@ -521,8 +531,12 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
             ));
         }
         bar.set_position(s.step);
-        if (epoch_done && s.epoch % a.checkpoint_every == 0) || s.step == total {
-            save(&trainer, loss)?;
+        let out_of_time = epoch_done
+            && a.max_minutes
+                .is_some_and(|m| t0.elapsed().as_secs_f64() >= 60.0 * m);
+        let last = s.step == total || out_of_time;
+        if (epoch_done && s.epoch % a.checkpoint_every == 0) || last {
+            save(&trainer, loss, last)?;
         }
         // Without a terminal the bar is hidden: one line per epoch instead.
         if epoch_done && !a.quiet && !on_terminal {
@@ -532,6 +546,15 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
                 s.step,
                 (s.step - start.step) as f64 * tcfg.batch as f64 / t0.elapsed().as_secs_f64()
             );
+        }
+        if out_of_time && s.step < total {
+            bar.finish_and_clear();
+            println!(
+                "stopped at epoch {} of {epochs} after the --max-minutes budget ({:.1} min); `--resume` continues",
+                s.epoch,
+                t0.elapsed().as_secs_f64() / 60.0
+            );
+            break;
         }
     }
     bar.finish_and_clear();

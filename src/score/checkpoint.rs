@@ -14,6 +14,7 @@ use std::path::Path;
 use crate::data::io::{self, NamedTensor};
 use crate::error::{Error, Result};
 use crate::score::config::ScoreConfig;
+use crate::sde::{SamplerConfig, VeSde};
 
 /// The `format` metadata value of a checkpoint.
 pub const FORMAT: &str = "diffclosure.score.v1";
@@ -46,6 +47,82 @@ impl Checkpoint {
                     path.display()
                 ))
             })
+    }
+}
+
+/// The checkpoint metadata key of the VE-SDE base `s`.
+pub const SDE_BASE_KEY: &str = "sde.s";
+
+/// The VE-SDE a checkpoint was trained with: its `sde.s` (checkpoints that
+/// predate the key were all trained with the default, 26).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a malformed value, or an `s` other than
+/// the one the training kernels implement (`shaders/score.wgsl` fixes
+/// `ln s` for σ(t)): such a model's noise levels are not this build's.
+pub fn sde_of(meta: &HashMap<String, String>) -> Result<VeSde> {
+    let sde = VeSde::default();
+    let Some(v) = meta.get(SDE_BASE_KEY) else {
+        return Ok(sde);
+    };
+    let s: f64 = v.parse().map_err(|_| {
+        Error::InvalidArgument(format!(
+            "checkpoint metadata {SDE_BASE_KEY} = '{v}' is not a number"
+        ))
+    })?;
+    if s != sde.s {
+        return Err(Error::InvalidArgument(format!(
+            "the model was trained with the VE-SDE base s = {s}; this build's kernels use s = {}",
+            sde.s
+        )));
+    }
+    Ok(sde)
+}
+
+/// Refuses a sampler schedule outside the noise range the model was
+/// trained on, `t ∈ [train.t_min, train.t_max]` of its metadata: `t_max`
+/// above the range (where the network has never seen its input: `sample
+/// --t-max 1` with a model trained on t ≤ 0.1 gave errors 10⁴ times the
+/// closure), or `t_min` below it (the final step evaluates the score
+/// there). Checkpoints without the keys pass. A relative slack of 1e-9
+/// lets the training bounds themselves through their decimal round trip.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming both ranges and the override.
+pub fn check_noise_range(meta: &HashMap<String, String>, cfg: &SamplerConfig) -> Result<()> {
+    let get = |k: &str| meta.get(k).and_then(|v| v.parse::<f64>().ok());
+    let (lo, hi) = (get("train.t_min"), get("train.t_max"));
+    let below = lo.is_some_and(|lo| cfg.steps > 1 && cfg.t_min < lo * (1.0 - 1e-9));
+    let above = hi.is_some_and(|hi| cfg.t_max > hi * (1.0 + 1e-9));
+    if below || above {
+        return Err(Error::InvalidArgument(format!(
+            "the sampler runs from t_max = {} to t_min = {}, but the model was trained on t in [{}, {}]: sample inside the trained noise range (or pass --allow-untrained-noise)",
+            cfg.t_max,
+            cfg.t_min,
+            lo.map_or("?".into(), |v| v.to_string()),
+            hi.map_or("?".into(), |v| v.to_string()),
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses data of another flow than the model was trained on: its
+/// `data.preset` against the data's `preset` (the presets differ in domain
+/// length, 2π against 1, viscosity and forcing, so a model of one applied
+/// to the other's fields gives closures of the wrong scale with no other
+/// sign). Files without either key pass.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming both presets.
+pub fn check_preset(
+    model_meta: &HashMap<String, String>,
+    data_meta: &HashMap<String, String>,
+) -> Result<()> {
+    match (model_meta.get("data.preset"), data_meta.get("preset")) {
+        (Some(m), Some(d)) if m != d => Err(Error::InvalidArgument(format!(
+            "the model was trained on the {m} preset, the data are of the {d} preset (another domain, viscosity and forcing)"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -89,6 +166,8 @@ pub fn save(
     let mut all = meta.clone();
     all.extend(config.to_metadata());
     all.insert("format".into(), FORMAT.into());
+    all.entry(SDE_BASE_KEY.into())
+        .or_insert_with(|| VeSde::default().s.to_string());
     let refs: Vec<(&str, &NamedTensor)> = named.iter().map(|(k, v)| (k.as_str(), v)).collect();
     io::write_atomic(path, &refs, &all)
 }
@@ -173,4 +252,63 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         optimizer: has_optimizer.then_some((m, v)),
         meta: f.metadata,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// Checkpoints without `sde.s` are the default SDE; the kernels' own
+    /// base passes; another base or garbage is refused.
+    #[test]
+    fn sde_base_is_checked() {
+        assert_eq!(sde_of(&meta(&[])).unwrap(), VeSde::default());
+        assert_eq!(sde_of(&meta(&[("sde.s", "26")])).unwrap().s, 26.0);
+        let e = sde_of(&meta(&[("sde.s", "25")])).unwrap_err().to_string();
+        assert!(e.contains("s = 25"), "{e}");
+        assert!(sde_of(&meta(&[("sde.s", "x")])).is_err());
+    }
+
+    /// The schedule must lie in [train.t_min, train.t_max]: the bounds
+    /// themselves pass (a decimal round trip), just outside either is
+    /// refused, a one-step run does not evaluate at t_min, and checkpoints
+    /// without the keys pass.
+    #[test]
+    fn noise_range_is_checked() {
+        let m = meta(&[("train.t_min", "0.00001"), ("train.t_max", "0.1")]);
+        let cfg = |t_max: f64, t_min: f64, steps: usize| SamplerConfig {
+            t_max,
+            t_min,
+            steps,
+            ..Default::default()
+        };
+        assert!(check_noise_range(&m, &cfg(0.1, 1e-5, 10)).is_ok());
+        let e = check_noise_range(&m, &cfg(0.11, 1e-3, 10)).unwrap_err();
+        assert!(
+            e.to_string().contains("trained on t in [0.00001, 0.1]"),
+            "{e}"
+        );
+        assert!(check_noise_range(&m, &cfg(0.1, 0.9e-5, 10)).is_err());
+        assert!(check_noise_range(&m, &cfg(0.1, 0.9e-5, 1)).is_ok());
+        assert!(check_noise_range(&meta(&[]), &cfg(5.0, 1e-9, 10)).is_ok());
+    }
+
+    /// A model and data of different presets are refused; the same preset,
+    /// or either side without one, passes.
+    #[test]
+    fn presets_must_match() {
+        let model = meta(&[("data.preset", "reference")]);
+        let e = check_preset(&model, &meta(&[("preset", "seed")])).unwrap_err();
+        assert!(e.to_string().contains("reference preset"), "{e}");
+        assert!(check_preset(&model, &meta(&[("preset", "reference")])).is_ok());
+        assert!(check_preset(&model, &meta(&[])).is_ok());
+        assert!(check_preset(&meta(&[]), &meta(&[("preset", "seed")])).is_ok());
+    }
 }

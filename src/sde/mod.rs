@@ -10,8 +10,8 @@ pub mod generate;
 pub mod sampler;
 
 pub use sampler::{
-    frame_steps, Frames, Mixture, MixtureScore, NetworkScore, Noise, ReverseSampler, Sampler,
-    SamplerConfig, ScoreSource, Start,
+    frame_steps, FinalStep, Frames, Mixture, MixtureScore, NetworkScore, Noise, ReverseSampler,
+    Sampler, SamplerConfig, ScoreSource, Start,
 };
 
 /// The VE-SDE with base `s` (science.md §5; the reference code: 26).
@@ -43,21 +43,37 @@ impl VeSde {
 
 /// The Karras et al. (2022) time schedule of science.md §5: `n` times from
 /// `t_max` down to `t_min`,
-/// `t_i = (t_max^{1/ρ} + i/(n−1) (t_min^{1/ρ} − t_max^{1/ρ}))^ρ`.
+/// `t_i = ((1 − r_i) t_max^{1/ρ} + r_i t_min^{1/ρ})^ρ`, `r_i = i/(n−1)`
+/// (`n = 1`: `t_max` alone). The convex combination is written out, not as
+/// `a + r (c − a)`: for small ρ that form cancels to exactly 0 at `r = 1`
+/// (`t_min^{1/ρ}` underflows beside `t_max^{1/ρ}`), a non-finite score.
 ///
 /// # Errors
-/// [`crate::Error::InvalidArgument`] unless `0 < t_min < t_max`, `ρ > 0`
-/// and `n ≥ 2`.
+/// [`crate::Error::InvalidArgument`] unless `0 < t_min < t_max < ∞`,
+/// `ρ > 0` and `n ≥ 1`, or when the times in f64 are not strictly
+/// decreasing and positive (ρ so small that neighbours round together).
 pub fn karras_times(t_max: f64, t_min: f64, rho: f64, n: usize) -> crate::Result<Vec<f64>> {
-    if !(0.0 < t_min && t_min < t_max && t_max.is_finite() && rho > 0.0 && n >= 2) {
+    if !(0.0 < t_min && t_min < t_max && t_max.is_finite() && rho > 0.0 && n >= 1) {
         return Err(crate::Error::InvalidArgument(format!(
-            "Karras schedule t_max = {t_max}, t_min = {t_min}, rho = {rho}, {n} steps: need 0 < t_min < t_max, rho > 0, >= 2 steps"
+            "Karras schedule t_max = {t_max}, t_min = {t_min}, rho = {rho}, {n} times: need 0 < t_min < t_max, rho > 0, >= 1 time"
         )));
     }
+    if n == 1 {
+        return Ok(vec![t_max]);
+    }
     let (a, c) = (t_max.powf(1.0 / rho), t_min.powf(1.0 / rho));
-    Ok((0..n)
-        .map(|i| (a + i as f64 / (n - 1) as f64 * (c - a)).powf(rho))
-        .collect())
+    let times: Vec<f64> = (0..n)
+        .map(|i| {
+            let r = i as f64 / (n - 1) as f64;
+            ((1.0 - r) * a + r * c).powf(rho)
+        })
+        .collect();
+    if !times.iter().all(|t| t.is_finite() && *t > 0.0) || !times.windows(2).all(|w| w[1] < w[0]) {
+        return Err(crate::Error::InvalidArgument(format!(
+            "Karras schedule t_max = {t_max}, t_min = {t_min}, rho = {rho}, {n} times is not strictly decreasing and positive in f64 ({times:?}): use a larger rho"
+        )));
+    }
+    Ok(times)
 }
 
 #[cfg(test)]
@@ -102,6 +118,21 @@ mod tests {
         let lin = karras_times(1.0, 0.5, 1.0, 3).unwrap();
         assert!((lin[1] - 0.75).abs() < 1e-15);
         assert!(karras_times(0.1, 0.2, 7.0, 10).is_err());
-        assert!(karras_times(0.1, 1e-3, 7.0, 1).is_err());
+        assert!(karras_times(0.1, 1e-3, 7.0, 0).is_err());
+        assert_eq!(karras_times(0.1, 1e-3, 7.0, 1).unwrap(), vec![0.1]);
+    }
+
+    /// Small ρ: `a + r (c − a)` gave exactly 0 at the end for ρ ≲ 0.125
+    /// (t_min^{1/ρ} = 1e-24 vanishes beside t_max^{1/ρ} = 1e-8 in f64); the
+    /// convex form keeps t_min to rounding. Where neighbours round
+    /// together (ρ = 1e-3: every power underflows), the schedule is refused.
+    #[test]
+    fn karras_schedule_keeps_t_min_for_small_rho() {
+        for rho in [0.1, 0.05] {
+            let t = karras_times(0.1, 1e-3, rho, 10).unwrap();
+            assert!((t[9] / 1e-3 - 1.0).abs() < 1e-9, "rho {rho}: {t:?}");
+            assert!(t.windows(2).all(|w| w[1] < w[0] && w[1] > 0.0));
+        }
+        assert!(karras_times(0.1, 1e-3, 1e-3, 10).is_err());
     }
 }

@@ -121,7 +121,7 @@ fn sample_shards_resume_evaluate_and_refuse_bad_input() {
             "--conditions",
             "6",
             "--steps",
-            "4",
+            "5",
             "--batch",
             "3",
             "--sampler",
@@ -157,7 +157,7 @@ fn sample_shards_resume_evaluate_and_refuse_bad_input() {
         .unwrap()
         .into_frames()
         .count();
-    assert_eq!(frames, 5, "start + 4 steps");
+    assert_eq!(frames, 6, "start + 5 steps");
     assert!(traj.join("trajectory.png").exists());
 
     // Shards by flag (3 pieces: 2 conditions each, cutting batches of 3
@@ -271,6 +271,25 @@ fn sample_shards_resume_evaluate_and_refuse_bad_input() {
     );
     check(with(&["--grid", "64"]), "holds a 32x32 dataset");
     check(with(&["--sampler", "rk4"]), "expected em, heun or ode");
+    check(
+        with(&["--final-step", "exact"]),
+        "expected tweedie or euler",
+    );
+    // Guard rails: a Heun run that amplifies (2 steps from 0.1), a schedule
+    // that is not one (ρ so small every time underflows), a start above the
+    // model's training range (t ≤ 1).
+    check(
+        with(&["--steps", "2"]),
+        "the run grows instead of converging",
+    );
+    check(
+        with(&["--rho", "0.001"]),
+        "not strictly decreasing and positive",
+    );
+    check(
+        with(&["--t-max", "1.5", "--steps", "40"]),
+        "trained on t in [0.00001, 1]",
+    );
     check(with(&["--data", s(&test4)]), "sensors");
     check(with(&["--data", s(&test8)]), "cannot run on the 8x8");
     assert!(!bad.exists());

@@ -33,9 +33,11 @@ pub struct DatasetArgs {
     /// Trajectories (the last ones, over all inputs) for the test set.
     #[arg(long, default_value_t = 1)]
     test_trajectories: usize,
-    /// Training set output.
+    /// Training set output [default: none, a test set alone: then
+    /// --test-trajectories may take every trajectory (the finer test
+    /// grids of the resolution study)].
     #[arg(long)]
-    out_train: PathBuf,
+    out_train: Option<PathBuf>,
     /// Test set output.
     #[arg(long)]
     out_test: PathBuf,
@@ -48,23 +50,30 @@ pub struct DatasetArgs {
 pub fn run(a: &DatasetArgs) -> Result<()> {
     let scenario: Scenario = a.scenario.parse()?;
     let sensors = Sensors::parse(&a.sensors, a.sensor_grid.unwrap_or(a.grid))?;
-    io::refuse_existing(&a.out_train)?;
-    io::refuse_existing(&a.out_test)?;
-    if io::same_file(&a.out_train, &a.out_test) {
+    let outputs: Vec<&PathBuf> = a.out_train.iter().chain([&a.out_test]).collect();
+    for out in &outputs {
+        io::refuse_existing(out)?;
+    }
+    if a.out_train
+        .as_ref()
+        .is_some_and(|t| io::same_file(t, &a.out_test))
+    {
         bail!("--out-train and --out-test must differ");
     }
     for input in &a.input {
-        if io::same_file(input, &a.out_train) || io::same_file(input, &a.out_test) {
+        if outputs.iter().any(|o| io::same_file(input, o)) {
             bail!("{} is both an input and an output", input.display());
         }
     }
-    io::check_writable(&a.out_train)?;
-    io::check_writable(&a.out_test)?;
+    for out in &outputs {
+        io::check_writable(out)?;
+    }
     let spec = DatasetSpec {
         scenario,
         grid: a.grid,
         sensors,
         test_trajectories: a.test_trajectories,
+        test_only: a.out_train.is_none(),
     };
     let (train, test, meta) = build(&a.input, &spec)?;
     let length: f64 = meta
@@ -72,17 +81,23 @@ pub fn run(a: &DatasetArgs) -> Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(std::f64::consts::TAU);
     write(
-        (&a.out_train, &a.out_test),
+        (a.out_train.as_deref(), &a.out_test),
         (&train, &test),
         &spec,
         length,
         &meta,
     )?;
+    let train_part = match &a.out_train {
+        Some(p) => format!(
+            "{} ({} samples, trajectories {:?}) and ",
+            p.display(),
+            train.len(),
+            train.trajectories
+        ),
+        None => String::new(),
+    };
     println!(
-        "wrote {} ({} samples, trajectories {:?}) and {} ({} samples, trajectories {:?}): scenario {scenario}, {}x{} grid, {s}x{s} sensors",
-        a.out_train.display(),
-        train.len(),
-        train.trajectories,
+        "wrote {train_part}{} ({} samples, trajectories {:?}): scenario {scenario}, {}x{} grid, {s}x{s} sensors",
         a.out_test.display(),
         test.len(),
         test.trajectories,

@@ -23,11 +23,20 @@ use crate::data::io;
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// small: a 128² truth, a 64² model trained for a few minutes, fits in
-    /// about 10 minutes on 2 CPU cores with lavapipe; paper: the
-    /// specification's setting (256² truth, 8000 training samples, 1000
-    /// epochs, test grids 64/128/256), for a GPU.
+    /// about 10 minutes on 2 CPU cores with lavapipe; paper: the paper's
+    /// code's setting (the reference preset at 256², stride restriction,
+    /// t ∈ [30, 40] every 10 steps, 8 + 2 trajectories = 8008 / 2002
+    /// samples, 16 × 16 sensors, the reference network, 1000 epochs of
+    /// batch 200, test grids 64/128/256, online 20 s from t = 30), for a
+    /// GPU; seed-large: the seed preset at that size.
     #[arg(long, default_value = "small")]
     preset: String,
+    /// Stop training at the first epoch end after this many minutes (a cap
+    /// for a short GPU lease): the run goes on with the weights so far,
+    /// the report says how far training got, and running the demo again
+    /// continues the training (and redoes the later stages).
+    #[arg(long)]
+    train_minutes: Option<f64>,
     /// Closure scenario: g (ν∆ω + σξ), h (−u·∇ω) or sgs (LES sub-grid term).
     #[arg(long, default_value = "g")]
     scenario: String,
@@ -61,10 +70,17 @@ struct Stage {
     /// What a fresh (not resumed) start removes first: partial outputs of
     /// an earlier attempt, which the subcommand would refuse to overwrite.
     scratch: Vec<PathBuf>,
+    /// A training stage's checkpoint: while it holds fewer epochs than it
+    /// aims at (a run stopped by --train-minutes), the stage is not done
+    /// although its outputs exist.
+    training: Option<PathBuf>,
 }
 
 /// The pipeline's settings of one preset.
 struct Recipe {
+    /// The flow (`simulate --preset`) and the fine-to-coarse restriction.
+    flow: &'static str,
+    restriction: &'static str,
     /// Truth grid and the coarse grid of the model.
     fine: usize,
     coarse: usize,
@@ -76,6 +92,11 @@ struct Recipe {
     train_t_end: f64,
     test_t_end: f64,
     snapshot_every: usize,
+    /// Sparse sensors, `SxS` on the coarse grid.
+    sensors: &'static str,
+    /// The online runs' truth ends later than the test set's (the paper's
+    /// +20 s from t = 30): a third simulation, of the test seed, to here.
+    online_t_end: Option<f64>,
     train: Vec<&'static str>,
     conditions: usize,
     samples_per_condition: usize,
@@ -91,6 +112,8 @@ impl Recipe {
             // (the sampler's start), so every step teaches the noise levels
             // the fast sampler visits; see docs/results.md.
             "small" => Self {
+                flow: "seed",
+                restriction: "spectral",
                 fine: 128,
                 coarse: 64,
                 // G lives at the smallest resolved scales: a 64² model
@@ -103,6 +126,8 @@ impl Recipe {
                 train_t_end: 8.0,
                 test_t_end: 10.0,
                 snapshot_every: 10,
+                sensors: "5x5",
+                online_t_end: None,
                 train: vec![
                     "--epochs",
                     "6",
@@ -131,18 +156,28 @@ impl Recipe {
                 // 14.7 % at +5 s, measured) at half the cost.
                 every: 50,
             },
-            // science.md: the seed preset at 256², 8 × 1001 = 8008 training
-            // snapshots, the reference code's network and training.
+            // The paper's code (science.md §2, §4, §6): the reference
+            // preset at 256², stride restriction, snapshots every 10 steps
+            // of t ∈ [30, 40] (the preset's data window), 8 training and 2
+            // test trajectories (8 × 1001 = 8008 / 2002 samples), 16 × 16
+            // sensors on 64², the reference network and training (Adam
+            // 1e-3 halved every 200 epochs, 1000 epochs of batch 200) on
+            // t ∈ [1e-5, 0.1] (the fast sampler's range), EM × 10 from 0.1;
+            // online from t = 30 to 50 with a draw every 5 steps.
             "paper" => Self {
+                flow: "reference",
+                restriction: "stride",
                 fine: 256,
                 coarse: 64,
                 extra_grids: vec![128, 256],
                 dt: None,
                 train_batch: 8,
                 test_batch: 2,
-                train_t_end: 15.0,
-                test_t_end: 15.0,
+                train_t_end: 40.0,
+                test_t_end: 40.0,
                 snapshot_every: 10,
+                sensors: "16x16",
+                online_t_end: Some(50.0),
                 train: vec![
                     "--epochs",
                     "1000",
@@ -154,12 +189,47 @@ impl Recipe {
                     "200",
                     "--lr-gamma",
                     "0.5",
+                    "--t-max",
+                    "0.1",
+                ],
+                conditions: 100,
+                samples_per_condition: 4,
+                every: 5,
+            },
+            // The seed preset (Kolmogorov flow) at the paper's size.
+            "seed-large" => Self {
+                flow: "seed",
+                restriction: "spectral",
+                fine: 256,
+                coarse: 64,
+                extra_grids: vec![128, 256],
+                dt: None,
+                train_batch: 8,
+                test_batch: 2,
+                train_t_end: 15.0,
+                test_t_end: 15.0,
+                snapshot_every: 10,
+                sensors: "5x5",
+                online_t_end: None,
+                train: vec![
+                    "--epochs",
+                    "1000",
+                    "--batch",
+                    "200",
+                    "--lr",
+                    "1e-3",
+                    "--lr-step",
+                    "200",
+                    "--lr-gamma",
+                    "0.5",
+                    "--t-max",
+                    "0.1",
                 ],
                 conditions: 100,
                 samples_per_condition: 8,
                 every: 5,
             },
-            other => bail!("--preset {other}: expected small or paper"),
+            other => bail!("--preset {other}: expected small, paper or seed-large"),
         })
     }
 }
@@ -185,16 +255,50 @@ fn stages(a: &DemoArgs, scenario: &str, assets: &Path) -> Result<Vec<Stage>> {
             assets.join("g_model_small.safetensors"),
         )
     } else {
-        let mut coarse: Vec<usize> = vec![r.coarse];
-        coarse.extend(r.extra_grids.iter().copied());
-        let coarse = coarse.iter().map(s).collect::<Vec<_>>().join(",");
-        for (name, seed, batch, t_end) in [
-            ("truth_train", 0, r.train_batch, r.train_t_end),
-            ("truth_test", 1, r.test_batch, r.test_t_end),
-        ] {
+        // The training truth needs the model's grid alone; the test truth
+        // the finer test grids too, and the fine field (its spectrum).
+        let all_grids = std::iter::once(r.coarse)
+            .chain(r.extra_grids.iter().copied())
+            .map(s)
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut truths = vec![
+            (
+                "truth_train",
+                "truth (training)",
+                0,
+                r.train_batch,
+                r.train_t_end,
+                s(r.coarse),
+                true,
+            ),
+            (
+                "truth_test",
+                "truth (test)",
+                1,
+                r.test_batch,
+                r.test_t_end,
+                all_grids,
+                false,
+            ),
+        ];
+        if let Some(t_end) = r.online_t_end {
+            truths.push((
+                "truth_online",
+                "truth (online)",
+                1,
+                r.test_batch,
+                t_end,
+                s(r.coarse),
+                true,
+            ));
+        }
+        for (name, label, seed, batch, t_end, coarse, no_fine) in truths {
             let file = f(&format!("{name}.safetensors"));
             let mut args = vec![
                 s("simulate"),
+                s("--preset"),
+                s(r.flow),
                 s("--grid"),
                 s(r.fine),
                 s("--batch"),
@@ -206,22 +310,24 @@ fn stages(a: &DemoArgs, scenario: &str, assets: &Path) -> Result<Vec<Stage>> {
                 s("--snapshot-every"),
                 s(r.snapshot_every),
                 s("--coarse"),
-                coarse.clone(),
+                coarse,
+                s("--restriction"),
+                s(r.restriction),
             ];
+            if no_fine {
+                args.push(s("--no-fine"));
+            }
             if let Some(dt) = r.dt {
                 args.extend([s("--dt"), s(dt)]);
             }
             args.extend([s("--out"), p(&file)]);
             out.push(Stage {
-                name: if seed == 0 {
-                    "truth (training)"
-                } else {
-                    "truth (test)"
-                },
+                name: label,
                 args,
                 resume_from: Some(PathBuf::from(format!("{}.state", file.display()))),
                 outputs: vec![file],
                 scratch: Vec::new(),
+                training: None,
             });
         }
         let truth_dir = f("truth");
@@ -244,38 +350,43 @@ fn stages(a: &DemoArgs, scenario: &str, assets: &Path) -> Result<Vec<Stage>> {
                 .collect(),
             resume_from: None,
             scratch: vec![truth_dir.clone()],
+            training: None,
         });
-        let inputs = [f("truth_train.safetensors"), f("truth_test.safetensors")];
         for &grid in std::iter::once(&r.coarse).chain(&r.extra_grids) {
-            let (train, test) = (
-                f(&format!("train_{grid}.safetensors")),
-                f(&format!("test_{grid}.safetensors")),
-            );
+            let test = f(&format!("test_{grid}.safetensors"));
+            let mut args = vec![s("dataset"), s("--input")];
+            // The model's grid: training and test splits of both truths;
+            // a finer grid: the test truth's test split alone.
+            let train = (grid == r.coarse).then(|| f(&format!("train_{grid}.safetensors")));
+            if train.is_some() {
+                args.push(p(&f("truth_train.safetensors")));
+            }
+            args.extend([
+                p(&f("truth_test.safetensors")),
+                s("--scenario"),
+                s(scenario),
+                s("--grid"),
+                s(grid),
+                s("--sensor-grid"),
+                s(r.coarse),
+                s("--sensors"),
+                s(r.sensors),
+                s("--test-trajectories"),
+                s(r.test_batch),
+                s("--out-test"),
+                p(&test),
+            ]);
+            if let Some(t) = &train {
+                args.extend([s("--out-train"), p(t)]);
+            }
+            let outputs: Vec<PathBuf> = train.into_iter().chain([test]).collect();
             out.push(Stage {
                 name: "dataset",
-                args: vec![
-                    s("dataset"),
-                    s("--input"),
-                    p(&inputs[0]),
-                    p(&inputs[1]),
-                    s("--scenario"),
-                    s(scenario),
-                    s("--grid"),
-                    s(grid),
-                    s("--sensor-grid"),
-                    s(r.coarse),
-                    s("--sensors"),
-                    s("5x5"),
-                    s("--test-trajectories"),
-                    s(r.test_batch),
-                    s("--out-train"),
-                    p(&train),
-                    s("--out-test"),
-                    p(&test),
-                ],
-                outputs: vec![train.clone(), test.clone()],
+                args,
+                scratch: outputs.clone(),
+                outputs,
                 resume_from: None,
-                scratch: vec![train, test],
+                training: None,
             });
         }
         let (ck, model) = (f("model.ckpt.safetensors"), f("model.safetensors"));
@@ -291,15 +402,23 @@ fn stages(a: &DemoArgs, scenario: &str, assets: &Path) -> Result<Vec<Stage>> {
             p(&f("loss.csv")),
         ];
         args.extend(r.train.iter().map(s));
+        if let Some(m) = a.train_minutes {
+            args.extend([s("--max-minutes"), s(m)]);
+        }
         out.push(Stage {
             name: "training",
             args,
             outputs: vec![model.clone()],
             resume_from: Some(ck.clone()),
             scratch: vec![f("loss.csv")],
+            training: Some(ck.clone()),
         });
         (
-            f("truth_test.safetensors"),
+            f(if r.online_t_end.is_some() {
+                "truth_online.safetensors"
+            } else {
+                "truth_test.safetensors"
+            }),
             f(&format!("test_{}.safetensors", r.coarse)),
             model,
         )
@@ -346,6 +465,7 @@ fn stages(a: &DemoArgs, scenario: &str, assets: &Path) -> Result<Vec<Stage>> {
             resume_from: Some(PathBuf::from(format!("{}.partial", file.display()))),
             outputs: vec![file.clone()],
             scratch,
+            training: None,
         });
         sample_files.push(file);
     }
@@ -389,6 +509,7 @@ fn stages(a: &DemoArgs, scenario: &str, assets: &Path) -> Result<Vec<Stage>> {
             resume_from: Some(PathBuf::from(format!("{}.partial", file.display()))),
             outputs: vec![file.clone()],
             scratch: Vec::new(),
+            training: None,
         });
         runs.push(file);
     }
@@ -432,6 +553,7 @@ fn evaluation(
         outputs: vec![dir.join("report.md")],
         resume_from: None,
         scratch: vec![dir.to_path_buf()],
+        training: None,
     }
 }
 
@@ -557,12 +679,29 @@ pub fn run(gpu: &GpuArgs, a: &DemoArgs) -> Result<()> {
     }
     let t_all = Instant::now();
     let total = stages.len();
+    // Once a stage has run, the later ones' files are of older inputs.
+    let mut stale = false;
     for (i, (st, argv)) in stages.iter().zip(&parsed).enumerate() {
         let key = format!("{:02} {}", i + 1, st.name);
-        if st.outputs.iter().all(|o| o.exists()) {
+        let unfinished = match &st.training {
+            Some(ck) if ck.exists() => training_unfinished(ck)?,
+            _ => false,
+        };
+        if !stale && !unfinished && st.outputs.iter().all(|o| o.exists()) {
             println!("[{}/{total}] {}: done already, skipped", i + 1, st.name);
             continue;
         }
+        if stale {
+            for x in st
+                .outputs
+                .iter()
+                .chain(&st.resume_from)
+                .filter(|x| x.exists() && x.starts_with(&a.out))
+            {
+                remove(x)?;
+            }
+        }
+        stale = true;
         let mut argv = argv.clone();
         let resuming = st.resume_from.as_ref().is_some_and(|r| r.exists());
         if resuming {
@@ -632,6 +771,15 @@ pub fn run(gpu: &GpuArgs, a: &DemoArgs) -> Result<()> {
         println!("{v}");
     }
     Ok(())
+}
+
+/// Whether a training checkpoint holds fewer epochs than its run aims at
+/// (`train.epoch < train.epochs`: stopped by --max-minutes).
+fn training_unfinished(ck: &Path) -> Result<bool> {
+    let c = crate::score::checkpoint::load(ck)?;
+    let epoch: u64 = c.get(ck, "train.epoch")?;
+    let epochs: u64 = c.get(ck, "train.epochs")?;
+    Ok(epoch < epochs)
 }
 
 fn remove(path: &Path) -> Result<()> {
@@ -745,10 +893,15 @@ impl Report {
         }
         let ck = crate::score::checkpoint::load(model)?;
         let meta = |k: &str| ck.meta.get(k).map_or("?", String::as_str);
+        let (epoch, epochs) = (meta("train.epoch"), meta("train.epochs"));
+        let budget = if epoch != epochs && !a.pretrained {
+            format!(" of the {epochs} aimed at (stopped by the --train-minutes cap; running the demo again continues training)")
+        } else {
+            String::new()
+        };
         md.push_str(&format!(
-            "\n## Training\n\n{}{} epochs ({} steps of {} samples) on {}, {:.1} min, final loss {}. Network: width {}, modes {}, {} layers.\n\n`{}`\n",
+            "\n## Training\n\n{}{epoch} epochs{budget} ({} steps of {} samples) on {}, {:.1} min, final loss {}. Network: width {}, modes {}, {} layers.\n\n`{}`\n",
             if a.pretrained { "The shipped model: " } else { "" },
-            meta("train.epoch"),
             meta("train.step"),
             meta("train.batch"),
             meta("train.adapter"),

@@ -60,6 +60,8 @@ struct Row {
     sampler: String,
     steps: usize,
     t_max: String,
+    t_min: String,
+    final_step: String,
     conditions: usize,
     k: usize,
     d_re: f64,
@@ -71,6 +73,7 @@ struct Row {
     crps: Option<f64>,
     lsd: Option<f64>,
     cutoff_ratio: f64,
+    cutoff_fraction: f64,
     ms_per_sample: Option<f64>,
     truth_spectrum: Vec<f64>,
     sample_spectrum: Vec<f64>,
@@ -167,6 +170,9 @@ fn evaluate_file(gpu: &Gpu, path: &Path, label: Option<&String>) -> Result<(Row,
         sampler,
         steps,
         t_max: meta(&f, "t_max").to_string(),
+        t_min: meta(&f, "t_min").to_string(),
+        // Samples of the samplers that ended at t_min have no final step.
+        final_step: meta(&f, "final_step").replace('?', "none"),
         conditions: c,
         k,
         d_re: d_re / kf,
@@ -179,6 +185,7 @@ fn evaluate_file(gpu: &Gpu, path: &Path, label: Option<&String>) -> Result<(Row,
         crps: (k > 1).then_some(ens.crps / cf),
         lsd: metrics::log_spectral_distance(&sample_spectrum, &truth_spectrum, k_max),
         cutoff_ratio: metrics::cutoff_ratio(&sample_spectrum, &truth_spectrum, k_max),
+        cutoff_fraction: metrics::cutoff_fraction(&sample_spectrum, k_max),
         ms_per_sample,
         truth_spectrum,
         sample_spectrum,
@@ -273,10 +280,10 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
     writeln!(md, "# {}\n", a.title)?;
     writeln!(
         md,
-        "Adapter: {}. D_RE = mean ‖Û − U‖/‖U‖ over conditions and samples; D_RE(mean) of the ensemble mean; corr: pattern correlation; spread: rms ensemble standard deviation; spread–skill = √((K+1)/K · spread²)/RMSE(mean) (1 = calibrated); CRPS per point; LSD: log-spectral distance of the mean power spectra (decades, shells 1..n/2); cutoff: sample/truth power in the top 20 % of shells (> 2 flags a pile-up); ms/sample: the sampling wall time per sample (pipelines compiled beforehand), so compare rows measured on one adapter.\n",
+        "Adapter: {}. D_RE = mean ‖Û − U‖/‖U‖ over conditions and samples; D_RE(mean) of the ensemble mean; corr: pattern correlation; spread: rms ensemble standard deviation; spread–skill = √((K+1)/K · spread²)/RMSE(mean) (1 = calibrated); CRPS per point; LSD: log-spectral distance of the mean power spectra (decades, shells 1..n/2); cutoff: the samples' power in the top 20 % of shells as a fraction of their total, and its ratio to the truth's there (a pile-up is flagged when the fraction exceeds 1e-3 and the ratio 2: a truth with almost no power at the cutoff makes the ratio alone meaningless); sampler: the integrator and the final step from t_min to 0; ms/sample: the sampling wall time per sample (pipelines compiled beforehand), so compare rows measured on one adapter.\n",
         gpu.describe()
     )?;
-    writeln!(md, "| # | row | grid | sampler | N | t_max | C×K | D_RE | D_RE(mean) | D_MSE | corr | spread | spread–skill | CRPS | LSD | cutoff | ms/sample | speed-up vs row 1 |")?;
+    writeln!(md, "| # | row | grid | sampler | N | t_max → t_min | C×K | D_RE | D_RE(mean) | D_MSE | corr | spread | spread–skill | CRPS | LSD | cutoff fraction / ratio | ms/sample | speed-up vs row 1 |")?;
     writeln!(md, "|{}", "---|".repeat(18))?;
     let first_ms = rows[0].ms_per_sample;
     for (i, r) in rows.iter().enumerate() {
@@ -286,13 +293,15 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
         };
         writeln!(
             md,
-            "| {} | {} | {}² | {} | {} | {} | {}×{} | {:.2} % | {} | {:.3e} | {:.3} | {} | {} | {} | {} | {:.2}{} | {} | {} |",
+            "| {} | {} | {}² | {}, {} | {} | {} → {} | {}×{} | {:.2} % | {} | {:.3e} | {:.3} | {} | {} | {} | {} | {:.1e} / {:.2}{} | {} | {} |",
             i + 1,
             r.label,
             r.grid,
             r.sampler,
+            r.final_step,
             r.steps,
             r.t_max,
+            r.t_min,
             r.conditions,
             r.k,
             100.0 * r.d_re,
@@ -303,8 +312,13 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
             fmt_opt(r.spread_skill, 2),
             r.crps.map_or("–".into(), |v| format!("{v:.3e}")),
             fmt_opt(r.lsd, 3),
+            r.cutoff_fraction,
             r.cutoff_ratio,
-            if r.cutoff_ratio > 2.0 { " ⚠ pile-up" } else { "" },
+            if metrics::is_pile_up(r.cutoff_fraction, r.cutoff_ratio) {
+                " ⚠ pile-up"
+            } else {
+                ""
+            },
             fmt_opt(r.ms_per_sample, 1),
             speedup.map_or("–".into(), |v| format!("{v:.1}×")),
         )?;
@@ -331,6 +345,8 @@ pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
                 "samples_per_condition": r.k, "d_re": r.d_re, "d_re_ensemble_mean": r.d_re_mean,
                 "d_mse": r.d_mse, "pattern_correlation": r.corr, "spread": r.spread, "spread_skill": r.spread_skill,
                 "crps": r.crps, "log_spectral_distance": r.lsd, "cutoff_ratio": r.cutoff_ratio,
+                "cutoff_fraction": r.cutoff_fraction, "t_min": r.t_min.parse::<f64>().ok(),
+                "final_step": r.final_step,
                 "ms_per_sample": r.ms_per_sample,
                 "truth_spectrum": r.truth_spectrum, "sample_spectrum": r.sample_spectrum,
             })

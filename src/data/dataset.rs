@@ -110,6 +110,9 @@ pub struct DatasetSpec {
     /// Number of trajectories (counted over all inputs, in order) that go
     /// to the test set: the last ones.
     pub test_trajectories: usize,
+    /// A test set alone (every trajectory may go to it): the finer grids of
+    /// the resolution study, whose training split nobody uses.
+    pub test_only: bool,
 }
 
 /// A built dataset split.
@@ -222,7 +225,7 @@ pub fn build(
             "--test-trajectories must be >= 1 (a test set needs a trajectory)".into(),
         ));
     }
-    if spec.test_trajectories >= total {
+    if spec.test_trajectories > total || (spec.test_trajectories == total && !spec.test_only) {
         return Err(Error::InvalidArgument(format!(
             "{total} trajectories in the inputs: cannot put {} in the test set and keep any for training",
             spec.test_trajectories
@@ -353,25 +356,30 @@ fn split_tensors(
 /// # Errors
 /// Existing outputs, the same file twice, or I/O errors (nothing is left).
 pub fn write(
-    paths: (&Path, &Path),
+    paths: (Option<&Path>, &Path),
     splits: (&Split, &Split),
     spec: &DatasetSpec,
     length: f64,
     meta: &HashMap<String, String>,
 ) -> Result<()> {
-    io::refuse_existing(paths.0)?;
-    io::refuse_existing(paths.1)?;
-    if io::same_file(paths.0, paths.1) {
-        return Err(Error::InvalidArgument(format!(
-            "the train and test outputs are the same file ({})",
-            paths.0.display()
-        )));
+    if let Some(train) = paths.0 {
+        io::refuse_existing(train)?;
+        if io::same_file(train, paths.1) {
+            return Err(Error::InvalidArgument(format!(
+                "the train and test outputs are the same file ({})",
+                train.display()
+            )));
+        }
     }
+    io::refuse_existing(paths.1)?;
     let (tt, mt) = split_tensors(splits.0, spec, length, "train", meta);
     let (te, me) = split_tensors(splits.1, spec, length, "test", meta);
     let nt: Vec<(&str, &NamedTensor)> = tt.iter().map(|(k, v)| (*k, v)).collect();
     let ne: Vec<(&str, &NamedTensor)> = te.iter().map(|(k, v)| (*k, v)).collect();
-    io::write_all_atomic(&[(paths.0, &nt, &mt), (paths.1, &ne, &me)])
+    match paths.0 {
+        Some(train) => io::write_all_atomic(&[(train, &nt, &mt), (paths.1, &ne, &me)]),
+        None => io::write_all_atomic(&[(paths.1, &ne, &me)]),
+    }
 }
 
 /// A dataset split read back for training or evaluation, checked on the

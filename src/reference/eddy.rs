@@ -70,9 +70,21 @@ pub fn terms(
 }
 
 /// The dynamic coefficient `C = max(0, ⟨−L, M⟩ / ⟨M, M⟩)` over the test
-/// band `|jx|, |jy| < cutoff`, `L = J̃ − J_t`, `M = D_t − D̃`, from the
-/// terms of the state (`base`) and of its test-filtered state (`test`).
+/// band: [`dynamic_ratio`] clipped (no backscatter).
 pub fn dynamic_coefficient(
+    n: usize,
+    base: &(Vec<Complex64>, Vec<Complex64>),
+    test: &(Vec<Complex64>, Vec<Complex64>),
+    cutoff: usize,
+) -> f64 {
+    dynamic_ratio(n, base, test, cutoff).max(0.0)
+}
+
+/// The unclipped Germano–Lilly ratio `⟨−L, M⟩ / ⟨M, M⟩` over the test
+/// band `|jx|, |jy| < cutoff`, `L = J̃ − J_t`, `M = D_t − D̃`, from the
+/// terms of the state (`base`) and of its test-filtered state (`test`);
+/// 0 when `M = 0`.
+pub fn dynamic_ratio(
     n: usize,
     base: &(Vec<Complex64>, Vec<Complex64>),
     test: &(Vec<Complex64>, Vec<Complex64>),
@@ -98,6 +110,6 @@ pub fn dynamic_coefficient(
     if mm <= 0.0 {
         0.0
     } else {
-        (lm / mm).max(0.0)
+        lm / mm
     }
 }

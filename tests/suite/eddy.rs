@@ -122,6 +122,40 @@ fn eddy_closures_match_the_reference() {
     }
 }
 
+/// The clip `C = max(0, ·)`: random-phase fields have no cascade, so the
+/// unclipped Germano–Lilly ratio of some is negative (backscatter). For the
+/// first such seed (of 40 tried; the reference's unclipped ratio decides),
+/// each dynamic model's GPU coefficient is exactly 0 and its closure term
+/// vanishes; a kernel without the clip returns the negative ratio
+/// (measured: C = −5.5e-3 for dynamic Smagorinsky at seed 1) and an
+/// anti-dissipative term.
+#[test]
+fn dynamic_coefficient_is_clipped_at_zero() {
+    let g = gpu();
+    let n = 32;
+    let cfg = config(n, 1, 1e-3, 0.1, 1e-3, TimeScheme::Heun);
+    for name in ["dynamic-smagorinsky", "dynamic-leith"] {
+        let kind: EddyViscosity = name.parse().unwrap();
+        let leith = kind.model == EddyModel::Leith;
+        let dx = TWO_PI / n as f64;
+        let (seed, w) = (0..40)
+            .find_map(|seed| {
+                let (w, spectra) = fields(n, 1, 14, seed);
+                let base = cpu_eddy::terms(n, TWO_PI, &spectra[0], n, dx, leith);
+                let test = cpu_eddy::terms(n, TWO_PI, &spectra[0], n / 4, 2.0 * dx, leith);
+                let ratio = cpu_eddy::dynamic_ratio(n, &base, &test, n / 4);
+                (ratio < 0.0).then_some((seed, w))
+            })
+            .unwrap_or_else(|| panic!("{name}: no seed of 40 with a negative ratio"));
+        let (term, coef, _) = gpu_closure(g, &cfg, kind, &w);
+        assert_eq!(coef[0], 0.0, "{name}, seed {seed}: C {}", coef[0]);
+        assert!(
+            term.iter().all(|&v| v == 0.0),
+            "{name}, seed {seed}: a nonzero closure term with C = 0"
+        );
+    }
+}
+
 /// `Σ_x a b` of two real n×n fields from their half spectra (`b` the
 /// GPU's, interleaved f32): Parseval, `Σ_k weight Re(â b̂*) / n²` with the
 /// inner columns counted twice.

@@ -490,6 +490,9 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         let refs: Vec<(&str, &NamedTensor)> = tensors.iter().map(|(k, v)| (*k, v)).collect();
         Ok(io::write_atomic(&partial, &refs, &meta)?)
     };
+    // Resident memory after the first snapshot of this process and at the
+    // end: a driver that grows per submission shows as their difference.
+    let mut rss_first = None;
     for s in first..=steps {
         run.step()?;
         if s % every == 0 {
@@ -501,6 +504,9 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
                 );
             }
             snaps.extend(run.solver().vorticity()?);
+            if rss_first.is_none() {
+                rss_first = crate::gpu::resident_mib().map(|(rss, _)| rss);
+            }
             if let Closure::Eddy(e) = run.closure() {
                 eddy_c.extend(e.coefficients()?);
             }
@@ -535,6 +541,12 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         ("adapter", gpu.describe()),
     ] {
         out_meta.insert(k.into(), v);
+    }
+    let rss = rss_first.zip(crate::gpu::resident_mib());
+    if let Some((first, (end, peak))) = rss {
+        out_meta.insert("rss_first_snapshot_mib".into(), format!("{first:.0}"));
+        out_meta.insert("rss_end_mib".into(), format!("{end:.0}"));
+        out_meta.insert("rss_peak_mib".into(), format!("{peak:.0}"));
     }
     if !eddy_c.is_empty() {
         let mean = eddy_c.iter().map(|&c| f64::from(c)).sum::<f64>() / eddy_c.len() as f64;
@@ -608,6 +620,12 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         wall / (steps as f64 * dt),
         gpu.describe()
     );
+    if let Some((first, (end, peak))) = rss {
+        println!(
+            "resident memory: {first:.0} MiB after the first snapshot, {end:.0} MiB at the end ({:+.0} MiB), peak {peak:.0} MiB",
+            end - first
+        );
+    }
     Ok(())
 }
 

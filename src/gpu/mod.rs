@@ -13,5 +13,5 @@ pub use context::{
     BACKEND_ENV, NO_ADAPTER_HELP,
 };
 pub use kernels::{Kernel, KernelSpec, Shader, Slot};
-pub use profile::{Profiler, MAX_PASSES};
+pub use profile::{resident_mib, Profiler, MAX_PASSES};
 pub use tensor::{DType, Tensor};

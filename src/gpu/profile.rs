@@ -225,3 +225,40 @@ fn lock_timer(gpu: &Gpu) -> std::sync::MutexGuard<'_, Option<DispatchTimer>> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// The process's resident memory now and its peak so far, in MiB
+/// (`VmRSS`, `VmHWM` of `/proc/self/status`); `None` where that file does
+/// not exist (not Linux). A long run's RSS is how a driver that grows with
+/// every submission shows (Mesa 22.3.6's lavapipe: ≈ 47 MiB per closure
+/// draw of a coupled run; docs/performance.md).
+pub fn resident_mib() -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<f64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+#[cfg(test)]
+mod tests {
+    /// On Linux both figures exist, the peak is at least the current one,
+    /// and touching 64 MiB raises the resident set by about that much
+    /// (at least half of it: the allocator may reuse freed pages).
+    #[test]
+    fn resident_memory_is_read() {
+        let Some((rss, peak)) = super::resident_mib() else {
+            assert!(!cfg!(target_os = "linux"), "no /proc/self/status on Linux");
+            return;
+        };
+        assert!(rss > 0.0 && peak >= rss, "rss {rss}, peak {peak}");
+        let block = std::hint::black_box(vec![1u8; 64 << 20]);
+        let (after, _) = super::resident_mib().unwrap();
+        assert!(
+            after - rss > 32.0,
+            "rss {rss} → {after} with 64 MiB touched"
+        );
+        drop(block);
+    }
+}

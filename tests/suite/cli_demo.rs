@@ -74,20 +74,59 @@ fn demo_plans_the_whole_pipeline() {
     assert!(!dir.exists(), "--plan must not create {}", dir.display());
 }
 
-/// The paper preset is the specification's setting; --pretrained uses the
-/// shipped files and neither simulates nor trains.
+/// The paper preset is the paper's code's setting (the reference preset
+/// at 256², stride restriction, 8 + 2 trajectories, 16 × 16 sensors, the
+/// reference training on t ≤ 0.1, test grids from the test truth alone,
+/// online runs on a truth of the test seed to t = 50); --train-minutes
+/// caps the training; --pretrained uses the shipped files and neither
+/// simulates nor trains.
 #[test]
 fn demo_presets_and_pretrained() {
-    let paper = plan(&["--preset", "paper", "--scenario", "h"]);
+    let paper = plan(&[
+        "--preset",
+        "paper",
+        "--scenario",
+        "h",
+        "--train-minutes",
+        "4",
+    ]);
     let train = paper.iter().find(|w| w[1] == "train").expect("train");
     assert_eq!(value(train, "--epochs"), Some("1000"));
     assert_eq!(value(train, "--batch"), Some("200"));
-    let sim = paper.iter().find(|w| w[1] == "simulate").expect("simulate");
-    assert_eq!(value(sim, "--grid"), Some("256"));
-    assert_eq!(value(sim, "--coarse"), Some("64,128,256"));
-    assert!(paper
+    assert_eq!(value(train, "--t-max"), Some("0.1"));
+    assert_eq!(value(train, "--max-minutes"), Some("4"));
+    let sims: Vec<&Vec<String>> = paper.iter().filter(|w| w[1] == "simulate").collect();
+    assert_eq!(sims.len(), 3, "training, test and online truths");
+    for sim in &sims {
+        assert_eq!(value(sim, "--preset"), Some("reference"));
+        assert_eq!(value(sim, "--grid"), Some("256"));
+        assert_eq!(value(sim, "--restriction"), Some("stride"));
+    }
+    let (tr, te, on) = (sims[0], sims[1], sims[2]);
+    assert_eq!(
+        (value(tr, "--batch"), value(tr, "--coarse")),
+        (Some("8"), Some("64"))
+    );
+    assert_eq!(value(te, "--coarse"), Some("64,128,256"));
+    assert_eq!(
+        (value(te, "--seed"), value(on, "--seed")),
+        (Some("1"), Some("1"))
+    );
+    assert_eq!(
+        (value(te, "--t-end"), value(on, "--t-end")),
+        (Some("40"), Some("50"))
+    );
+    let online_truth = value(on, "--out").unwrap();
+    let datasets: Vec<&Vec<String>> = paper.iter().filter(|w| w[1] == "dataset").collect();
+    assert_eq!(datasets.len(), 3);
+    assert!(datasets
         .iter()
-        .all(|w| w[1] != "couple" || value(w, "--scenario") == Some("h")));
+        .all(|w| value(w, "--sensors") == Some("16x16")));
+    assert!(datasets[1..]
+        .iter()
+        .all(|w| value(w, "--out-train").is_none()));
+    assert!(paper.iter().all(|w| w[1] != "couple"
+        || (value(w, "--scenario") == Some("h") && value(w, "--truth") == Some(online_truth))));
 
     let pre = plan(&["--pretrained"]);
     assert!(
@@ -107,7 +146,10 @@ fn demo_presets_and_pretrained() {
 fn demo_refuses_bad_input_before_any_work() {
     let dir = test_path("demo-bad", "d", false);
     for (args, says) in [
-        (vec!["--preset", "huge"], "expected small or paper"),
+        (
+            vec!["--preset", "huge"],
+            "expected small, paper or seed-large",
+        ),
         (vec!["--scenario", "x"], "expected g, h or sgs"),
         (
             vec!["--pretrained", "--scenario", "h"],

@@ -226,6 +226,35 @@ fn killed_training_resumes_exactly_and_bad_input_is_refused() {
     assert_eq!(la.len(), 52);
     assert_eq!(lb, la, "the loss curves differ");
 
+    // A time cap (--max-minutes 1e-4: 6 ms, so the first epoch end) stops
+    // with a checkpoint of epoch 1 of 4 and the weights exported; --resume
+    // without the cap continues to the same bytes as the uninterrupted run.
+    let (c, clog) = (tmp("c_cap.safetensors"), tmp("c_cap.csv"));
+    let export = tmp("c_cap.weights.safetensors");
+    let mut capped = base(&c, &clog, "4");
+    capped.extend(["--max-minutes", "1e-4", "--export", s(&export)].map(String::from));
+    let (ok_c, out, e) = call(&capped);
+    assert!(ok_c, "{e}");
+    assert!(out.contains("stopped at epoch 1 of 4"), "{out}");
+    let ck = diffclosure::score::checkpoint::load(&c).unwrap();
+    assert_eq!(ck.get::<u64>(&c, "train.epoch").unwrap(), 1);
+    assert!(export.exists(), "the capped run exports its weights");
+    let mut resume = base(&c, &clog, "4");
+    resume.push("--resume".into());
+    let (ok_c, _, e) = call(&resume);
+    assert!(ok_c, "{e}");
+    let fc = io::read(&c).unwrap();
+    for (name, ta) in &fa.tensors {
+        assert!(
+            ta == fc.get(&c, name).unwrap(),
+            "{name} differs after the capped run"
+        );
+    }
+    let mut zero = base(&tmp("d.safetensors"), &tmp("d.csv"), "1");
+    zero.extend(["--max-minutes", "0"].map(String::from));
+    let (ok_d, _, e) = call(&zero);
+    assert!(!ok_d && e.contains("positive number of minutes"), "{e}");
+
     // Bad input: nothing is written over the checkpoint.
     let before = std::fs::read(&a).unwrap();
     let fails = |v: Vec<String>, what: &str| {

@@ -98,50 +98,102 @@ impl NetworkSampler {
 }
 
 /// Generates closure samples in batches of a fixed size on one grid.
-pub struct Generator {
+///
+/// The dataset's conditions live on the GPU in a window of as many rows as
+/// one storage binding holds (all of them when they fit): a batch whose
+/// conditions fall outside it moves the window there first. A 256² test set
+/// of 2002 snapshots (524 MiB of vorticity) thus runs on lavapipe's
+/// 128 MiB bindings in windows of 512 rows, with the same samples.
+pub struct Generator<'a> {
     gpu: Gpu,
     net: NetworkSampler,
+    data: &'a Samples,
+    /// `[window, n, n]` vorticity and `[window, s, s]` observations of
+    /// dataset rows `first .. first + window`.
     omega: Tensor,
     obs: Tensor,
     index: Tensor,
-    len: usize,
+    window: usize,
+    first: std::cell::Cell<usize>,
 }
 
-impl Generator {
+impl<'a> Generator<'a> {
     /// A generator of batches of `batch` samples for the conditions of
     /// `data` with the network `config`/`params` and the sampler `cfg`.
     ///
     /// # Errors
     /// As [`NetworkSampler::new`], and [`Error::InvalidArgument`] for a
-    /// dataset over the binding limit. All before any GPU work.
+    /// batch of conditions over the binding limit. All before any GPU work.
     pub fn new(
         gpu: &Gpu,
         config: &ScoreConfig,
         params: &[f32],
-        data: &Samples,
+        data: &'a Samples,
         cfg: SamplerConfig,
         batch: usize,
         method: Method,
     ) -> Result<Self> {
         let n = data.grid;
         let limit = gpu.limits.max_storage_buffer_binding_size as usize;
-        if 4 * data.len * n * n > limit {
+        let rows = (limit / (4 * n * n)).min(data.len);
+        if rows < batch.min(data.len) {
             return Err(Error::InvalidArgument(format!(
-                "the dataset's vorticity is {} MiB, over the adapter's {} MiB storage binding limit",
-                (4 * data.len * n * n) >> 20,
+                "a batch of {batch} conditions on {n}x{n} is over the adapter's {} MiB storage binding limit: use a batch of at most {rows}",
                 limit >> 20
             )));
         }
         let net = NetworkSampler::new(gpu, config, params, (batch, n, data.sensors), cfg, method)?;
-        let f32s = |shape: &[usize], v: &[f32]| Tensor::from_f32(gpu, shape, DType::F32, v);
-        Ok(Self {
+        let s = data.sensors;
+        let g = Self {
             gpu: gpu.clone(),
             net,
-            omega: f32s(&[data.len, n, n], &data.omega)?,
-            obs: f32s(&[data.len, data.sensors, data.sensors], &data.obs)?,
+            data,
+            omega: Tensor::zeros(gpu, &[rows, n, n], DType::F32)?,
+            obs: Tensor::zeros(gpu, &[rows, s, s], DType::F32)?,
             index: Tensor::zeros(gpu, &[batch], DType::F32)?,
-            len: data.len,
-        })
+            window: rows,
+            first: std::cell::Cell::new(0),
+        };
+        g.load_window(0)?;
+        Ok(g)
+    }
+
+    /// The same generator with at most `rows` dataset rows on the GPU at a
+    /// time (fewer than the binding limit allows: how the window's moves
+    /// are tested on any adapter).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for fewer rows than the batch or more
+    /// than the current window; allocation errors.
+    pub fn with_window(mut self, rows: usize) -> Result<Self> {
+        let (n, s) = (self.data.grid, self.data.sensors);
+        if rows < self.batch().min(self.data.len) || rows > self.window {
+            return Err(Error::InvalidArgument(format!(
+                "a window of {rows} rows for batches of {} (at most {})",
+                self.batch(),
+                self.window
+            )));
+        }
+        self.omega = Tensor::zeros(&self.gpu, &[rows, n, n], DType::F32)?;
+        self.obs = Tensor::zeros(&self.gpu, &[rows, s, s], DType::F32)?;
+        self.window = rows;
+        self.load_window(0)?;
+        Ok(self)
+    }
+
+    /// Uploads dataset rows `first .. first + window`.
+    fn load_window(&self, first: usize) -> Result<()> {
+        let (n, s, w) = (self.data.grid, self.data.sensors, self.window);
+        self.omega.write(
+            &self.gpu,
+            &self.data.omega[first * n * n..(first + w) * n * n],
+        )?;
+        self.obs.write(
+            &self.gpu,
+            &self.data.obs[first * s * s..(first + w) * s * s],
+        )?;
+        self.first.set(first);
+        Ok(())
     }
 
     /// Samples per batch.
@@ -223,14 +275,30 @@ impl Generator {
                 )))
             }
         };
-        if let Some(&c) = conditions.iter().find(|&&c| c >= self.len) {
+        let len = self.data.len;
+        if let Some(&c) = conditions.iter().find(|&&c| c >= len) {
             return Err(Error::InvalidArgument(format!(
-                "condition {c} outside the dataset's {} samples",
-                self.len
+                "condition {c} outside the dataset's {len} samples"
             )));
         }
+        // Move the window when the batch's conditions leave it.
+        let (lo, hi) = conditions
+            .iter()
+            .fold((usize::MAX, 0), |(lo, hi), &c| (lo.min(c), hi.max(c)));
+        if hi - lo >= self.window {
+            return Err(Error::InvalidArgument(format!(
+                "the batch's conditions span {} dataset rows, more than the {} that fit one storage binding: use a smaller batch",
+                hi - lo + 1,
+                self.window
+            )));
+        }
+        let first = self.first.get();
+        if lo < first || hi >= first + self.window {
+            self.load_window(lo.min(len - self.window))?;
+        }
+        let first = self.first.get();
         let idx: Vec<f32> = (0..b)
-            .map(|i| f32::from_bits(*conditions.get(i).unwrap_or(&last) as u32))
+            .map(|i| f32::from_bits((*conditions.get(i).unwrap_or(&last) - first) as u32))
             .collect();
         self.index.write(&self.gpu, &idx)?;
         let mut enc = self.gpu.encoder("sample batch");

@@ -110,6 +110,54 @@ fn learned_closure_is_the_network_sample_of_the_solver_state() {
     assert!(closure.record(&mut enc, &solver, frames).is_err());
 }
 
+/// The generator's window of dataset rows on the GPU (how a dataset over
+/// the binding limit is sampled): with 3 of 8 rows resident, batches whose
+/// conditions lie elsewhere move the window and give bit for bit the
+/// samples of a generator holding all 8 (the same network, conditions and
+/// noise); a batch spanning more rows than the window is refused.
+#[test]
+fn generator_window_follows_the_batch() {
+    let g = gpu();
+    let (len, n, s, b) = (8, 16, 4, 2);
+    let cfg = ScoreConfig {
+        width: 4,
+        modes: 4,
+        layers: 1,
+        embed_dim: 8,
+        fc_hidden: 8,
+        vorticity: true,
+        sparse: true,
+    };
+    let params = init_params(&cfg, 5);
+    let data = Samples {
+        grid: n,
+        sensors: s,
+        len,
+        omega: test_data(11, len * n * n),
+        target: vec![0.0; len * n * n],
+        obs: test_data(12, len * s * s),
+        meta: Default::default(),
+    };
+    let sampler = SamplerConfig::default();
+    let whole = Generator::new(g, &cfg, &params, &data, sampler, b, Method::Fft).unwrap();
+    let windowed = Generator::new(g, &cfg, &params, &data, sampler, b, Method::Fft)
+        .unwrap()
+        .with_window(3)
+        .unwrap();
+    let noise = Noise::batch(4, b * n * n);
+    for conds in [[0, 1], [6, 7], [3, 5], [1, 2], [7, 5]] {
+        let want = whole.run(&conds, &noise, None).unwrap();
+        let got = windowed.run(&conds, &noise, None).unwrap();
+        assert!(want == got, "conditions {conds:?}");
+    }
+    let e = windowed.run(&[0, 4], &noise, None).unwrap_err();
+    assert!(e.to_string().contains("smaller batch"), "{e}");
+    let err = Generator::new(g, &cfg, &params, &data, sampler, b, Method::Fft)
+        .unwrap()
+        .with_window(1);
+    assert!(err.is_err(), "a window smaller than the batch");
+}
+
 /// The closure mean of K = 3 samples for 2 trajectories: the network
 /// draws for the 6 rows are exactly those of a plain closure over the
 /// replicated state, observations and noise (the replicate map is an exact

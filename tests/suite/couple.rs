@@ -15,6 +15,20 @@ use diffclosure::sde::{Noise, SamplerConfig};
 use crate::reference::fft;
 use crate::{gpu, test_data};
 
+/// A network of width 4 and 4 modes (fc 8, with the vorticity pipeline):
+/// fast on lavapipe, big enough that a wrong wiring shows.
+fn tiny_network(layers: usize, embed_dim: usize, sparse: bool) -> ScoreConfig {
+    ScoreConfig {
+        width: 4,
+        modes: 4,
+        layers,
+        embed_dim,
+        fc_hidden: 8,
+        vorticity: true,
+        sparse,
+    }
+}
+
 /// Tolerance 1e-5 of the spectrum's largest magnitude: the vorticity makes
 /// an f32 FFT round trip (≈ 1e-7 relative) before conditioning the
 /// network, and the sample is transformed by our r2c against rustfft in
@@ -25,15 +39,7 @@ use crate::{gpu, test_data};
 fn learned_closure_is_the_network_sample_of_the_solver_state() {
     let g = gpu();
     let (b, n, s, frames) = (2, 32, 4, 3);
-    let cfg = ScoreConfig {
-        width: 4,
-        modes: 4,
-        layers: 2,
-        embed_dim: 16,
-        fc_hidden: 8,
-        vorticity: true,
-        sparse: true,
-    };
+    let cfg = tiny_network(2, 16, true);
     let params = init_params(&cfg, 3);
     let ns = NsConfig {
         n,
@@ -119,15 +125,7 @@ fn learned_closure_is_the_network_sample_of_the_solver_state() {
 fn generator_window_follows_the_batch() {
     let g = gpu();
     let (len, n, s, b) = (8, 16, 4, 2);
-    let cfg = ScoreConfig {
-        width: 4,
-        modes: 4,
-        layers: 1,
-        embed_dim: 8,
-        fc_hidden: 8,
-        vorticity: true,
-        sparse: true,
-    };
+    let cfg = tiny_network(1, 8, true);
     let params = init_params(&cfg, 5);
     let data = Samples {
         grid: n,
@@ -169,15 +167,7 @@ fn generator_window_follows_the_batch() {
 fn mean_closure_averages_the_samples_of_each_trajectory() {
     let g = gpu();
     let (b, k, n, s, frames) = (2, 3, 32, 4, 2);
-    let cfg = ScoreConfig {
-        width: 4,
-        modes: 4,
-        layers: 1,
-        embed_dim: 16,
-        fc_hidden: 8,
-        vorticity: true,
-        sparse: true,
-    };
+    let cfg = tiny_network(1, 16, true);
     let params = init_params(&cfg, 5);
     let ns = |batch: usize| NsConfig {
         n,
@@ -266,15 +256,7 @@ fn perturbation_between_samples_is_fresh_white_noise() {
 
     let g = gpu();
     let (n, eps) = (32, 0.05);
-    let cfg = ScoreConfig {
-        width: 4,
-        modes: 4,
-        layers: 1,
-        embed_dim: 16,
-        fc_hidden: 8,
-        vorticity: true,
-        sparse: false,
-    };
+    let cfg = tiny_network(1, 16, false);
     let params = init_params(&cfg, 5);
     let ns = crate::ns::config(n, 1, 0.0, 0.1, 1e-3, TimeScheme::Heun);
     let mut solver = NsSolver::new(g, &ns, None).unwrap();
@@ -393,15 +375,7 @@ fn learned_closure_is_drawn_every_k_steps() {
 
     let g = gpu();
     let (b, n, s) = (1, 32, 4);
-    let cfg = ScoreConfig {
-        width: 4,
-        modes: 4,
-        layers: 2,
-        embed_dim: 16,
-        fc_hidden: 8,
-        vorticity: true,
-        sparse: false,
-    };
+    let cfg = tiny_network(2, 16, false);
     let params = init_params(&cfg, 5);
     let ns = crate::ns::config(n, b, 0.0, 0.1, 1e-3, TimeScheme::Heun);
     let mut solver = NsSolver::new(g, &ns, None).unwrap();

@@ -156,7 +156,7 @@ impl Recipe {
                 // 14.7 % at +5 s, measured) at half the cost.
                 every: 50,
             },
-            // The paper's code (science.md §2, §4, §6): the reference
+            // The paper's code (xdong99/SGM_FNO_Closure): the reference
             // preset at 256², stride restriction, snapshots every 10 steps
             // of t ∈ [30, 40] (the preset's data window), 8 training and 2
             // test trajectories (8 × 1001 = 8008 / 2002 samples), 16 × 16

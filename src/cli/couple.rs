@@ -372,15 +372,19 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         ("mean_samples", a.mean_samples.to_string()),
         ("perturb", a.perturb.to_string()),
     ];
-    // The sampler's options, its step count under a name of its own
-    // (`steps` counts solver steps here).
-    let job: Vec<(&str, String)> = job
+    // The sampler's options (in the job and, for the learned closures, the
+    // output), its step count under a name of its own (`steps` counts
+    // solver steps here).
+    let sampler_meta: Vec<(&str, String)> = a
+        .sampler
+        .metadata()
         .into_iter()
-        .chain(a.sampler.metadata().into_iter().map(|(k, v)| match k {
+        .map(|(k, v)| match k {
             "steps" => ("sampler_steps", v),
             _ => (k, v),
-        }))
+        })
         .collect();
+    let job: Vec<(&str, String)> = job.into_iter().chain(sampler_meta.clone()).collect();
     let bm = b * a.ensemble;
     let resumed = if a.resume {
         Some(read_partial(&partial, &job, (bm, m))?)
@@ -557,7 +561,7 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
             out_meta.insert("eddy_constant".into(), c.to_string());
         }
     }
-    if let Some((ck, _, obs, sampler)) = &model {
+    if let Some((ck, _, obs, _)) = &model {
         out_meta.insert("every".into(), a.every.to_string());
         out_meta.insert(
             "model".into(),
@@ -570,12 +574,9 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
             out_meta.insert("mean_samples".into(), a.mean_samples.to_string());
         }
         out_meta.insert("perturb".into(), a.perturb.to_string());
-        out_meta.insert("sampler".into(), sampler.sampler.to_string());
-        out_meta.insert("sampler_steps".into(), sampler.steps.to_string());
-        out_meta.insert("t_max".into(), sampler.t_max.to_string());
-        out_meta.insert("t_min".into(), sampler.t_min.to_string());
-        out_meta.insert("rho".into(), sampler.rho.to_string());
-        out_meta.insert("final_step".into(), sampler.final_step.to_string());
+        for (k, v) in &sampler_meta {
+            out_meta.insert((*k).into(), v.clone());
+        }
         for (k, v) in ck.config.to_metadata() {
             out_meta.insert(format!("model.{k}"), v);
         }

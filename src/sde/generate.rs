@@ -97,6 +97,16 @@ impl NetworkSampler {
     }
 }
 
+/// The vorticity `[rows, n, n]` and observations `[rows, s, s]` buffers of
+/// a window of `rows` dataset rows.
+fn window_tensors(gpu: &Gpu, data: &Samples, rows: usize) -> Result<(Tensor, Tensor)> {
+    let (n, s) = (data.grid, data.sensors);
+    Ok((
+        Tensor::zeros(gpu, &[rows, n, n], DType::F32)?,
+        Tensor::zeros(gpu, &[rows, s, s], DType::F32)?,
+    ))
+}
+
 /// Generates closure samples in batches of a fixed size on one grid.
 ///
 /// The dataset's conditions live on the GPU in a window of as many rows as
@@ -143,13 +153,13 @@ impl<'a> Generator<'a> {
             )));
         }
         let net = NetworkSampler::new(gpu, config, params, (batch, n, data.sensors), cfg, method)?;
-        let s = data.sensors;
+        let (omega, obs) = window_tensors(gpu, data, rows)?;
         let g = Self {
             gpu: gpu.clone(),
             net,
             data,
-            omega: Tensor::zeros(gpu, &[rows, n, n], DType::F32)?,
-            obs: Tensor::zeros(gpu, &[rows, s, s], DType::F32)?,
+            omega,
+            obs,
             index: Tensor::zeros(gpu, &[batch], DType::F32)?,
             window: rows,
             first: std::cell::Cell::new(0),
@@ -166,7 +176,6 @@ impl<'a> Generator<'a> {
     /// [`Error::InvalidArgument`] for fewer rows than the batch or more
     /// than the current window; allocation errors.
     pub fn with_window(mut self, rows: usize) -> Result<Self> {
-        let (n, s) = (self.data.grid, self.data.sensors);
         if rows < self.batch().min(self.data.len) || rows > self.window {
             return Err(Error::InvalidArgument(format!(
                 "a window of {rows} rows for batches of {} (at most {})",
@@ -174,8 +183,7 @@ impl<'a> Generator<'a> {
                 self.window
             )));
         }
-        self.omega = Tensor::zeros(&self.gpu, &[rows, n, n], DType::F32)?;
-        self.obs = Tensor::zeros(&self.gpu, &[rows, s, s], DType::F32)?;
+        (self.omega, self.obs) = window_tensors(&self.gpu, self.data, rows)?;
         self.window = rows;
         self.load_window(0)?;
         Ok(self)

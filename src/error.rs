@@ -44,6 +44,11 @@ pub enum Error {
     /// plot the drawing library rejects, a PNG encoder error).
     #[error("plot: {0}")]
     Plot(String),
+    /// A job could not start or go on: arguments or inputs that do not fit
+    /// (checked before any GPU work), an interrupted run's leftovers, a run
+    /// that became unstable. The message says what is wrong and what to do.
+    #[error("{0}")]
+    Job(String),
     /// File-system error with the path it concerns. (The I/O error is in
     /// the message, not a `source`, so that it is printed once.)
     #[error("{}: {error}", path.display())]
@@ -53,6 +58,23 @@ pub enum Error {
         /// The underlying error.
         error: std::io::Error,
     },
+}
+
+impl Error {
+    /// This error with `context` in front (`context: error`), as a job
+    /// message.
+    pub fn context(self, context: impl std::fmt::Display) -> Self {
+        Error::Job(format!("{context}: {self}"))
+    }
+}
+
+/// Returns early with an [`Error::Job`] of the formatted message (the
+/// library's `anyhow::bail!`).
+#[macro_export]
+macro_rules! job_bail {
+    ($($arg:tt)*) => {
+        return Err($crate::Error::Job(format!($($arg)*)))
+    };
 }
 
 /// Result alias with the library [`enum@Error`].

@@ -18,7 +18,8 @@
 //! safetensors I/O ([`data`]), PNG figures ([`plot`]), the score
 //! network's layers, forward and backward, and its training ([`score`]),
 //! the VE-SDE, its samplers and batch generation ([`sde`]), and the
-//! offline [`metrics`].
+//! offline [`metrics`]; [`job`] is the resume mechanism and progress
+//! display every long job shares.
 
 pub mod cli;
 pub mod couple;
@@ -26,6 +27,7 @@ pub mod data;
 pub mod error;
 pub mod fft;
 pub mod gpu;
+pub mod job;
 pub mod metrics;
 pub mod ns;
 pub mod plot;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cross-check against the PyTorch baseline (../shared/baselines/torch_score_fno.py).
+"""Cross-check against the PyTorch baseline (benches/baselines/torch_score_fno.py).
 
 Writes FILE (safetensors): the baseline's randomly initialised ScoreFNO
 (width 8, modes 4, 2 layers, embed 16, fc 16) in our checkpoint layout
@@ -11,6 +11,7 @@ matches_pytorch_baseline` runs the same network on the GPU and compares.
 Usage: python3 scripts/torch_crosscheck.py FILE [--baselines DIR]
 """
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -19,7 +20,9 @@ from safetensors.numpy import save_file
 
 ap = argparse.ArgumentParser()
 ap.add_argument("out")
-ap.add_argument("--baselines", default="../shared/baselines")
+# Resolved from this file, so the script runs from any directory.
+ap.add_argument("--baselines",
+                default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benches", "baselines"))
 a = ap.parse_args()
 sys.path.insert(0, a.baselines)
 from torch_score_fno import ScoreFNO, marginal_std  # noqa: E402

@@ -8,6 +8,9 @@
 //! grid cell becomes an `s × s` block of pixels, with the integer scale `s`
 //! chosen so that the image is at least [`HeatmapOptions::min_size`] pixels
 //! on its longer side; no interpolation, so grid cells stay visible.
+//! Optionally a title, panel titles and a labelled colour bar go around the
+//! panels ([`HeatmapOptions::title`], [`HeatmapOptions::panel_titles`],
+//! [`HeatmapOptions::colorbar`]).
 
 use std::path::Path;
 
@@ -45,6 +48,16 @@ pub struct HeatmapOptions {
     pub origin: Origin,
     /// White pixels between the panels of a strip; default 4.
     pub gap: usize,
+    /// A title above the figure (e.g. "closure term G, t = 35.0");
+    /// default none.
+    pub title: Option<String>,
+    /// One title per panel, drawn above it ("truth", "sample 1", "error");
+    /// default none. Fewer titles than panels leave the rest untitled.
+    pub panel_titles: Vec<String>,
+    /// A horizontal colour bar under the panels with ticks at `-limit`,
+    /// 0 and `+limit` and this label (the field and its unit); one bar per
+    /// panel when their limits differ. Default none.
+    pub colorbar: Option<String>,
 }
 
 impl Default for HeatmapOptions {
@@ -55,6 +68,9 @@ impl Default for HeatmapOptions {
             min_size: 256,
             origin: Origin::Lower,
             gap: 4,
+            title: None,
+            panel_titles: Vec::new(),
+            colorbar: None,
         }
     }
 }
@@ -99,7 +115,10 @@ pub fn heatmap_strip_png(
     w: usize,
     opts: &HeatmapOptions,
 ) -> Result<Vec<f64>> {
-    let image = render_strip(fields, h, w, opts, Some(path))?;
+    let mut image = render_strip(fields, h, w, opts, Some(path))?;
+    if opts.title.is_some() || !opts.panel_titles.is_empty() || opts.colorbar.is_some() {
+        image = annotate(image, fields.len(), opts)?;
+    }
     // Sides are ≤ MAX_SIDE, so they fit in u32.
     write_rgb(path, image.width as u32, image.height as u32, &image.rgb)?;
     Ok(image.limits)
@@ -205,6 +224,167 @@ pub(crate) fn render_strip(
         rgb,
         limits,
     })
+}
+
+/// Text sizes (pixels) of the annotations.
+const TITLE_PX: u32 = 20;
+const LABEL_PX: u32 = 15;
+/// Colour bar: height of the bar, its longest width, and the tick length.
+const BAR_H: usize = 14;
+const BAR_W: usize = 240;
+const TICK: usize = 4;
+
+/// A rough width of `text` at `px` pixels (DejaVu Sans averages ≈ 0.6 em
+/// per character): enough to keep a title inside the canvas.
+fn text_width(text: &str, px: u32) -> usize {
+    (text.chars().count() as f64 * 0.6 * f64::from(px)).ceil() as usize
+}
+
+/// The strip with its title, panel titles and colour bar(s) around it.
+fn annotate(strip: Strip, panels: usize, opts: &HeatmapOptions) -> Result<Strip> {
+    use plotters::prelude::*;
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+    let plot_err = |e: DrawingAreaErrorKind<_>| Error::Plot(format!("annotating the heatmap: {e}"));
+    crate::plot::font::ensure()?;
+    let margin = 10;
+    let panel_w = (strip.width - opts.gap * (panels - 1)) / panels;
+    let title_h = opts.title.as_ref().map_or(0, |_| TITLE_PX as usize + 12);
+    let heads_h = if opts.panel_titles.is_empty() {
+        0
+    } else {
+        LABEL_PX as usize + 8
+    };
+    let shared = strip.limits.windows(2).all(|l| l[0] == l[1]);
+    let bars = if shared { 1 } else { panels };
+    let bar_w = if shared {
+        BAR_W.min(strip.width)
+    } else {
+        BAR_W.min(panel_w - 16)
+    };
+    let bar_h = opts
+        .colorbar
+        .as_ref()
+        .map_or(0, |_| 10 + BAR_H + TICK + 2 * (LABEL_PX as usize + 4));
+    let width = (strip.width + 2 * margin).max(
+        opts.title
+            .as_deref()
+            .map_or(0, |t| text_width(t, TITLE_PX) + 2 * margin),
+    );
+    let height = margin + title_h + heads_h + strip.height + bar_h + margin;
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(Error::InvalidArgument(format!(
+            "heatmap: the annotated figure of {width} x {height} pixels exceeds {MAX_SIDE} per side"
+        )));
+    }
+    let mut rgb = vec![255u8; width * height * 3];
+    let x0 = (width - strip.width) / 2;
+    let y0 = margin + title_h + heads_h;
+    for (r, row) in strip.rgb.chunks_exact(strip.width * 3).enumerate() {
+        let at = ((y0 + r) * width + x0) * 3;
+        rgb[at..at + row.len()].copy_from_slice(row);
+    }
+    // The colour bars' pixels, drawn straight into the buffer.
+    let bar_y = y0 + strip.height + 10;
+    let bar_x = |b: usize| -> usize {
+        if shared {
+            x0 + (strip.width - bar_w) / 2
+        } else {
+            x0 + b * (panel_w + opts.gap) + (panel_w - bar_w) / 2
+        }
+    };
+    if opts.colorbar.is_some() {
+        for b in 0..bars {
+            for j in 0..bar_w {
+                let c = diverging(2.0 * j as f64 / (bar_w - 1).max(1) as f64 - 1.0);
+                for y in bar_y..bar_y + BAR_H {
+                    let at = (y * width + bar_x(b) + j) * 3;
+                    rgb[at..at + 3].copy_from_slice(&c);
+                }
+            }
+        }
+    }
+    {
+        let root =
+            BitMapBackend::with_buffer(&mut rgb, (width as u32, height as u32)).into_drawing_area();
+        let style = |px: u32, h: HPos| {
+            TextStyle::from((crate::plot::font::FAMILY, px).into_font())
+                .color(&BLACK)
+                .pos(Pos::new(h, VPos::Top))
+        };
+        let at = |x: usize, y: usize| (x as i32, y as i32);
+        if let Some(t) = &opts.title {
+            root.draw(&Text::new(
+                t.as_str(),
+                at(width / 2, margin),
+                style(TITLE_PX, HPos::Center),
+            ))
+            .map_err(plot_err)?;
+        }
+        for (p, t) in opts.panel_titles.iter().take(panels).enumerate() {
+            let cx = x0 + p * (panel_w + opts.gap) + panel_w / 2;
+            root.draw(&Text::new(
+                t.as_str(),
+                at(cx, margin + title_h),
+                style(LABEL_PX, HPos::Center),
+            ))
+            .map_err(plot_err)?;
+        }
+        if let Some(label) = &opts.colorbar {
+            for b in 0..bars {
+                let (x, l) = (bar_x(b), strip.limits[b]);
+                let ty = bar_y + BAR_H;
+                for (j, v) in [(0, -l), (bar_w / 2, 0.0), (bar_w - 1, l)] {
+                    root.draw(&PathElement::new(
+                        vec![at(x + j, ty), at(x + j, ty + TICK)],
+                        BLACK,
+                    ))
+                    .map_err(plot_err)?;
+                    let h = match j {
+                        0 => HPos::Left,
+                        _ if j == bar_w - 1 => HPos::Right,
+                        _ => HPos::Center,
+                    };
+                    root.draw(&Text::new(
+                        tick(v),
+                        at(x + j, ty + TICK + 2),
+                        style(LABEL_PX, h),
+                    ))
+                    .map_err(plot_err)?;
+                }
+                let ly = ty + TICK + LABEL_PX as usize + 6;
+                root.draw(&Text::new(
+                    label.as_str(),
+                    at(x + bar_w / 2, ly),
+                    style(LABEL_PX, HPos::Center),
+                ))
+                .map_err(plot_err)?;
+            }
+        }
+        root.present().map_err(plot_err)?;
+    }
+    Ok(Strip {
+        width,
+        height,
+        rgb,
+        limits: strip.limits,
+    })
+}
+
+/// A colour-bar tick: three significant digits, scientific outside
+/// [1e-2, 1e4).
+fn tick(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if (1e-2..1e4).contains(&a) {
+        format!("{v:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    } else {
+        format!("{v:.2e}")
+    }
 }
 
 /// Largest finite |v| (0 if none).

@@ -262,6 +262,73 @@ mod heatmap {
         assert!(e.to_string().contains("exists"), "{e}");
         assert_eq!(std::fs::read(&keep).unwrap(), b"not mine");
     }
+
+    /// Dark (text) pixels in rows `rows` of `img`.
+    fn dark_pixels(img: &image::RgbImage, rows: std::ops::Range<u32>) -> usize {
+        rows.flat_map(|y| (0..img.width()).map(move |x| (x, y)))
+            .filter(|&(x, y)| lightness(img.get_pixel(x, y).0) < 40.0)
+            .count()
+    }
+
+    /// Title, panel titles and colour bar go around the panels, which are
+    /// drawn exactly as without them; the bar runs from the blue end to
+    /// the red end (one bar for a shared limit, one per panel otherwise).
+    #[test]
+    fn annotated_strip_keeps_the_panels() {
+        let a = field();
+        let half: Vec<f32> = a.iter().map(|v| 0.5 * v).collect();
+        let fields: [&[f32]; 2] = [&a, &half];
+        for shared in [true, false] {
+            let plain_opts = HeatmapOptions {
+                shared_limit: shared,
+                ..HeatmapOptions::default()
+            };
+            let plain = tmp(&format!("plain_{shared}.png"));
+            heatmap_strip_png(&plain, &fields, H, W, &plain_opts).unwrap();
+            let plain = decode(&plain);
+            let opts = HeatmapOptions {
+                title: Some("closure term G".into()),
+                panel_titles: vec!["truth".into(), "half".into()],
+                colorbar: Some("G".into()),
+                ..plain_opts
+            };
+            let path = tmp(&format!("annotated_{shared}.png"));
+            heatmap_strip_png(&path, &fields, H, W, &opts).unwrap();
+            let img = decode(&path);
+            assert!(img.width() > plain.width() && img.height() > plain.height());
+            // Where the panels went: the offset at which every pixel agrees.
+            let (pw, ph) = plain.dimensions();
+            let same_at = |x0: u32, y0: u32| {
+                (0..ph).all(|y| {
+                    (0..pw).all(|x| img.get_pixel(x0 + x, y0 + y) == plain.get_pixel(x, y))
+                })
+            };
+            let at = (0..=img.height() - ph)
+                .flat_map(|y| (0..=img.width() - pw).map(move |x| (x, y)))
+                .find(|&(x0, y0)| same_at(x0, y0));
+            let (_, y0) = at.expect("the panels are drawn unchanged");
+            // Text above the panels (title and panel titles).
+            assert!(dark_pixels(&img, 0..y0) > 100, "no title drawn");
+            // Bars below: rows whose colours start at the blue end.
+            let starts = |y: u32| {
+                (1..img.width())
+                    .filter(|&x| {
+                        img.get_pixel(x - 1, y).0 == [255, 255, 255]
+                            && img.get_pixel(x, y).0 == ANCHORS[0]
+                    })
+                    .count()
+            };
+            let bar_row = (y0 + ph..img.height()).find(|&y| starts(y) > 0);
+            let bar_row = bar_row.expect("no colour bar");
+            assert_eq!(starts(bar_row), if shared { 1 } else { 2 }, "bars");
+            let red_end = (0..img.width()).any(|x| img.get_pixel(x, bar_row).0 == ANCHORS[10]);
+            assert!(red_end, "the bar does not reach the red end");
+            assert!(
+                dark_pixels(&img, bar_row..img.height()) > 30,
+                "no tick labels"
+            );
+        }
+    }
 }
 
 mod spectrum {

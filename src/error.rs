@@ -49,6 +49,16 @@ pub enum Error {
     /// that became unstable. The message says what is wrong and what to do.
     #[error("{0}")]
     Job(String),
+    /// A file that cannot be used: not safetensors, truncated or corrupt,
+    /// missing a tensor or metadata the reader needs, or an output that
+    /// already exists.
+    #[error("{}: {reason}", path.display())]
+    File {
+        /// The file concerned.
+        path: std::path::PathBuf,
+        /// What is wrong with it, and what to do.
+        reason: String,
+    },
     /// File-system error with the path it concerns. (The I/O error is in
     /// the message, not a `source`, so that it is printed once.)
     #[error("{}: {error}", path.display())]

@@ -39,14 +39,39 @@ fn io_err(path: &Path, source: std::io::Error) -> Error {
 }
 
 fn format_err(path: &Path, what: impl std::fmt::Display) -> Error {
-    Error::InvalidArgument(format!("{}: {what}", path.display()))
+    Error::File {
+        path: path.to_path_buf(),
+        reason: what.to_string(),
+    }
+}
+
+/// Why `bytes` (all of a file) do not parse as safetensors, in words: a
+/// file cut short (an interrupted copy or download) is the common case and
+/// is named as such.
+fn unreadable(bytes: &[u8], error: impl std::fmt::Display) -> String {
+    let size = bytes.len();
+    if size < 8 {
+        return format!(
+            "is not a safetensors file, or is truncated: {size} bytes, less than the 8-byte header length"
+        );
+    }
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&bytes[..8]);
+    let header = u64::from_le_bytes(len);
+    if header > (size - 8) as u64 {
+        return format!(
+            "looks truncated or is not a safetensors file: its header claims {header} bytes, the file has {} after the length (copy it again)",
+            size - 8
+        );
+    }
+    format!("is not a valid safetensors file, or is truncated or corrupt ({error})")
 }
 
 impl TensorFile {
     /// The tensor `name`, or an error naming the file and what it holds.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] if absent.
+    /// [`Error::File`] if absent.
     pub fn get(&self, path: &Path, name: &str) -> Result<&NamedTensor> {
         self.tensors.get(name).ok_or_else(|| {
             let mut have: Vec<&str> = self.tensors.keys().map(String::as_str).collect();
@@ -61,7 +86,7 @@ impl TensorFile {
     /// Metadata value `key`, or an error naming the file.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] if absent.
+    /// [`Error::File`] if absent.
     pub fn meta(&self, path: &Path, key: &str) -> Result<&str> {
         self.metadata
             .get(key)
@@ -74,7 +99,7 @@ impl TensorFile {
 /// file of their own, e.g. a checkpoint, call [`write_atomic`] directly).
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if `path` exists.
+/// [`Error::File`] if `path` exists.
 pub fn refuse_existing(path: &Path) -> Result<()> {
     // symlink_metadata: a dangling symlink is there too (writing through it
     // would replace the link).
@@ -185,7 +210,7 @@ pub fn write_atomic(
 /// `path` exists by the time the file is complete.
 ///
 /// # Errors
-/// As [`write_atomic`], and [`Error::InvalidArgument`] if `path` exists.
+/// As [`write_atomic`], and [`Error::File`] if `path` exists.
 pub fn write_new_atomic(
     path: &Path,
     tensors: &[(&str, &NamedTensor)],
@@ -268,7 +293,7 @@ fn write_tmp(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
 ///
 /// # Errors
 /// [`Error::Io`] naming `path` (the temporary file is removed);
-/// [`Error::InvalidArgument`] if `path` exists by then.
+/// [`Error::File`] if `path` exists by then.
 pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = write_tmp(path, bytes)?;
     publish(&tmp, path, false)
@@ -312,12 +337,12 @@ fn serialize(
 /// Reads every tensor (all must be f32) and the metadata of `path`.
 ///
 /// # Errors
-/// [`Error::Io`] if unreadable; [`Error::InvalidArgument`] for a file that
-/// is not safetensors, is truncated, or holds non-f32 tensors.
+/// [`Error::Io`] if unreadable; [`Error::File`] for a file that is not
+/// safetensors, is truncated (said so), or holds non-f32 tensors.
 pub fn read(path: &Path) -> Result<TensorFile> {
     let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| format_err(path, format!("not a valid safetensors file ({e})")))?;
+    let st =
+        SafeTensors::deserialize(&bytes).map_err(|e| format_err(path, unreadable(&bytes, e)))?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| format_err(path, format!("bad header ({e})")))?;
     let mut tensors = HashMap::new();

@@ -86,8 +86,9 @@ const GAP_COLOR: [u8; 3] = [255, 255, 255];
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for `h` or `w` of 0, a limit that is not
-/// finite and positive, an image side over 16 384 pixels, or an existing
-/// `path` (checked before drawing; nothing is written); [`Error::Shape`]
+/// finite and positive, or an image side over 16 384 pixels;
+/// [`Error::File`] for an existing `path` (all checked before drawing;
+/// nothing is written); [`Error::Shape`]
 /// if `field.len() != h * w`; [`Error::Io`] naming `path` if it cannot be
 /// written.
 pub fn heatmap_png(

@@ -64,7 +64,8 @@ fn plot_err(e: impl std::fmt::Display) -> Error {
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for an image side outside 200 ..= 16 384, no
-/// plottable point, or an existing `path` (nothing is written then);
+/// plottable point; [`Error::File`] for an existing `path` (nothing is
+/// written then);
 /// [`Error::Plot`] if drawing fails; [`Error::Io`] if it cannot be written.
 pub fn lines_png(path: &Path, title: &str, curves: &[Curve], opts: &LinesOptions) -> Result<()> {
     let (w, h) = opts.size;

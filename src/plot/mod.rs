@@ -13,7 +13,7 @@
 //! Every figure is drawn into memory, encoded as an 8-bit RGB PNG and
 //! written with [`crate::data::io::write_bytes_atomic`] (temporary file,
 //! fsync, rename). An existing file is never replaced: the functions refuse
-//! it, before drawing anything, with [`crate::Error::InvalidArgument`].
+//! it, before drawing anything, with [`crate::Error::File`].
 //! Text is set in DejaVu Sans, embedded in the binary (`assets/fonts/`),
 //! so no system font library is needed.
 

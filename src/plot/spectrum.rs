@@ -241,8 +241,8 @@ fn slope_points(s: &SlopeLine, curves: &[Curve]) -> Result<[(f64, f64); 2]> {
 /// [`Error::InvalidArgument`] for an image side outside 200 ..= 16 384
 /// pixels, no plottable point in any curve, an invalid reference slope
 /// (unknown curve, `k_from ≥ k_to`, non-positive factor) or marker
-/// (`k ≤ 0`), or an existing `path` (all checked before drawing; nothing
-/// is written); [`Error::Plot`] if drawing or encoding fails; [`Error::Io`]
+/// (`k ≤ 0`); [`Error::File`] for an existing `path` (all checked before
+/// drawing; nothing is written); [`Error::Plot`] if drawing or encoding fails; [`Error::Io`]
 /// naming `path` if it cannot be written.
 pub fn spectra_png(
     path: &Path,

@@ -59,3 +59,44 @@ fn outputs_never_overwrite_and_temporaries_never_clobber() {
         .collect();
     assert_eq!(left.len(), 2, "temporaries: {left:?}");
 }
+
+/// A file cut short is named truncated, with the sizes; an empty file and
+/// a text file are not called safetensors; none carries the "invalid
+/// argument" prefix of a bad command-line value.
+#[test]
+fn truncated_and_foreign_files_are_named_so() {
+    let d = dir();
+    let t = NamedTensor {
+        shape: vec![64],
+        data: vec![0.5; 64],
+    };
+    let good = d.join("good.safetensors");
+    let _ = std::fs::remove_file(&good);
+    io::write_new_atomic(&good, &[("a", &t)], &HashMap::new()).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let cases: [(&str, &[u8], &str); 4] = [
+        ("cut_header.safetensors", &bytes[..20], "looks truncated"),
+        (
+            "cut_data.safetensors",
+            &bytes[..bytes.len() - 8],
+            "truncated or corrupt",
+        ),
+        (
+            "empty.safetensors",
+            b"",
+            "less than the 8-byte header length",
+        ),
+        (
+            "text.safetensors",
+            b"hello, this is text",
+            "not a safetensors file",
+        ),
+    ];
+    for (name, content, says) in cases {
+        let p = d.join(name);
+        std::fs::write(&p, content).unwrap();
+        let e = io::read(&p).unwrap_err().to_string();
+        assert!(e.contains(says) && e.contains(name), "{name}: {e}");
+        assert!(!e.contains("invalid argument"), "{name}: {e}");
+    }
+}

@@ -3,13 +3,12 @@
 mod bench;
 mod bench_couple;
 mod bench_fft;
-mod couple;
+pub(crate) mod couple;
 mod dataset;
 mod demo;
 mod evaluate;
 mod info;
-mod online;
-mod sample;
+pub(crate) mod sample;
 mod simulate;
 mod spectrum;
 mod train;

@@ -375,13 +375,19 @@ fn report_json(title: &str, adapter: &str, rows: &[OfflineRow]) -> serde_json::V
 /// Evaluates every samples file of `config` on `gpu`, then creates the
 /// output folder and writes `rowI_fields.png` per row, `spectra.png`,
 /// `report.json` and `report.md`. Call [`OfflineConfig::validate`] first,
-/// before creating the [`Gpu`]: this reads the files again as it goes.
+/// before creating the [`Gpu`]: this checks the outputs again and reads
+/// the inputs again as it goes.
 ///
 /// # Errors
 /// As [`OfflineConfig::validate`] (an input or output that changed since);
 /// spectrum (GPU), figure and I/O errors.
 pub fn run(gpu: &Gpu, config: &OfflineConfig) -> Result<OfflineSummary> {
     check_labels(&config.labels, &config.samples)?;
+    // Cheap, and the figures would otherwise replace those of a report
+    // that validation found there.
+    for p in config.outputs() {
+        io::refuse_existing(&p)?;
+    }
     let mut rows = Vec::new();
     let mut figures = Vec::new();
     for (i, path) in config.samples.iter().enumerate() {

@@ -24,6 +24,7 @@
 pub mod cli;
 pub mod couple;
 pub mod data;
+pub mod demo;
 pub mod error;
 pub mod fft;
 pub mod gpu;

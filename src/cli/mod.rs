@@ -3,19 +3,19 @@
 mod bench;
 mod bench_couple;
 mod bench_fft;
-mod couple;
+pub(crate) mod couple;
 mod dataset;
 mod demo;
 mod evaluate;
 mod info;
-mod online;
-mod sample;
+pub(crate) mod sample;
 mod simulate;
 mod spectrum;
 mod train;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::demo::shell_words;
 use crate::gpu::{Backend, GpuOptions, ADAPTER_ENV, BACKEND_ENV};
 use crate::sde::{FinalStep, Sampler, SamplerConfig};
 
@@ -206,28 +206,6 @@ fn set_command_line<S: AsRef<str>>(words: &[S]) {
     if let Ok(mut s) = COMMAND_LINE.lock() {
         *s = shell_words(words);
     }
-}
-
-/// Words joined by spaces for a shell, single-quoted where a word is
-/// empty or holds whitespace, quotes, `$`, `` ` ``, `\`, glob characters or
-/// non-ASCII.
-pub(crate) fn shell_words<S: AsRef<str>>(words: &[S]) -> String {
-    words
-        .iter()
-        .map(|w| {
-            let w = w.as_ref();
-            if w.is_empty()
-                || w.contains(|c: char| {
-                    c.is_whitespace() || !c.is_ascii() || "'\"$`\\*?".contains(c)
-                })
-            {
-                format!("'{}'", w.replace('\'', "'\\''"))
-            } else {
-                w.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Parses the process arguments and runs the chosen subcommand.

@@ -1,15 +1,50 @@
-//! Offline metrics of closure samples against the truth (science.md §7):
-//! relative error D_RE, D_MSE, pattern correlation, ensemble spread,
+//! Metrics of closure samples against the truth (docs/specification.md
+//! §7): relative error D_RE, D_MSE, pattern correlation, ensemble spread,
 //! spread–skill ratio, CRPS, shell power spectra with a log-spectral
-//! distance and a check for spurious energy at the cutoff.
+//! distance and a check for spurious energy at the cutoff; and the reports
+//! of `diffclosure evaluate` made of them, [`offline`] (samples files) and
+//! [`online`] (coupled runs).
 //!
 //! Fields are `[n, n]` slices; ensembles are `K` such slices of one
 //! condition. All sums are in f64.
 
+use std::path::{Path, PathBuf};
+
+use crate::data::io;
+use crate::error::{Error, Result};
+
+pub mod offline;
+pub mod online;
 pub mod spectra;
 
-/// `‖pred − truth‖_F / ‖truth‖_F` (the seed's D_Fro; science.md §7). An
-/// all-zero truth gives `inf` unless `pred` is zero too (then 0).
+// The file formats the reports read (moved by the merge).
+use crate::cli::couple::FORMAT as COUPLED_FORMAT;
+use crate::cli::sample::FORMAT as SAMPLES_FORMAT;
+
+/// Refuses a report of no files, and labels that are not one per file.
+fn check_labels(labels: &[String], files: &[PathBuf]) -> Result<()> {
+    if files.is_empty() {
+        crate::job_bail!("no files to evaluate");
+    }
+    if !labels.is_empty() && labels.len() != files.len() {
+        crate::job_bail!("{} labels for {} files", labels.len(), files.len());
+    }
+    Ok(())
+}
+
+/// Writes a report's `report.json` (pretty) and `report.md` into `dir`,
+/// refusing existing files, and returns their paths.
+fn write_report(dir: &Path, md: &str, json: &serde_json::Value) -> Result<(PathBuf, PathBuf)> {
+    let (md_path, json_path) = (dir.join("report.md"), dir.join("report.json"));
+    let text = serde_json::to_string_pretty(json).map_err(|e| Error::Job(e.to_string()))?;
+    io::write_bytes_atomic(&json_path, text.as_bytes())?;
+    io::write_bytes_atomic(&md_path, md.as_bytes())?;
+    Ok((md_path, json_path))
+}
+
+/// `‖pred − truth‖_F / ‖truth‖_F` (the seed's D_Fro;
+/// docs/specification.md §7). An all-zero truth gives `inf` unless `pred`
+/// is zero too (then 0).
 pub fn relative_error(pred: &[f32], truth: &[f32]) -> f64 {
     let (mut num, mut den) = (0.0, 0.0);
     for (&p, &t) in pred.iter().zip(truth) {

@@ -222,3 +222,52 @@ fn pretrained_demo_reports_and_resumes() {
     let (good, _, err) = diffclosure(&["demo", "--scenario", "h", "--out", s(&dir)]);
     assert!(!good && err.contains("other settings"), "{err}");
 }
+
+/// `demo --pretrained` finds the shipped files at run time: from another
+/// directory (beside the executable's target/ folder or the source tree),
+/// in `$DIFFCLOSURE_ASSETS`, and in --assets before the variable; a
+/// variable that names a folder without them is an error that says so.
+#[test]
+fn demo_finds_the_shipped_files_at_run_time() {
+    let elsewhere = test_path("demo-assets", "cwd", false);
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .canonicalize()
+        .unwrap();
+    let model = |env: Option<&str>, extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_diffclosure"));
+        cmd.current_dir(&elsewhere)
+            .args(["demo", "--plan", "--pretrained"])
+            .args(extra)
+            .env_remove("DIFFCLOSURE_ASSETS");
+        if let Some(v) = env {
+            cmd.env("DIFFCLOSURE_ASSETS", v);
+        }
+        let out = cmd.output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        let words: Vec<String> = stdout
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        (value(&words, "--model").map(str::to_string), stderr)
+    };
+    let shipped = assets.join("g_model_small.safetensors");
+    let shipped = s(&shipped);
+    assert_eq!(model(None, &[]).0.as_deref(), Some(shipped));
+    assert_eq!(model(Some(s(&assets)), &[]).0.as_deref(), Some(shipped));
+    let (found, err) = model(Some(s(&elsewhere)), &[]);
+    assert!(found.is_none(), "{found:?}");
+    assert!(
+        err.contains("is missing") && err.contains("DIFFCLOSURE_ASSETS"),
+        "{err}"
+    );
+    let (found, _) = model(Some(s(&elsewhere)), &["--assets", s(&assets)]);
+    assert_eq!(found.as_deref(), Some(shipped));
+}

@@ -300,3 +300,29 @@ fn sample_shards_resume_evaluate_and_refuse_bad_input() {
     );
     assert_eq!(samples(&whole), all);
 }
+
+/// A failed `evaluate` creates nothing: every input is read and checked
+/// before the output folder is made (a missing file, a file of another
+/// kind, labels that are not one per file; offline and --online).
+#[test]
+fn evaluate_refuses_bad_input_before_creating_anything() {
+    let report = tmp("refused-report");
+    let missing = tmp("no-such-samples.safetensors");
+    // A dataset (not a samples file, not a coupled run).
+    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/g_test_64.safetensors");
+    for (args, says) in [
+        (vec![s(&missing)], "No such file"),
+        (vec![s(&dataset)], "not a samples file"),
+        (vec![s(&dataset), "--labels", "a,b"], "2 labels for 1 files"),
+        (vec!["--online", s(&missing)], "No such file"),
+        (
+            vec!["--online", s(&dataset)],
+            "not a `diffclosure couple` output",
+        ),
+    ] {
+        let mut all = vec!["evaluate", "--out", s(&report)];
+        all.extend_from_slice(&args);
+        fails(&all, says);
+        assert!(!report.exists(), "{args:?} created {}", report.display());
+    }
+}

@@ -12,7 +12,6 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use crate::cli::sample::FORMAT;
 use crate::cli::GpuArgs;
 use crate::data::io;
 use crate::gpu::Gpu;
@@ -20,6 +19,7 @@ use crate::metrics::spectra::mean_shell_spectra;
 use crate::metrics::{self, ensemble_mean, ensemble_stats, EnsembleStats};
 use crate::plot::heatmap::{heatmap_strip_png, HeatmapOptions};
 use crate::plot::spectrum::{spectra_png, Curve, SpectraOptions};
+use crate::sde::samples::FORMAT;
 use crate::sde::Sampler;
 
 /// Options of `diffclosure evaluate`.

@@ -48,5 +48,6 @@ pub mod linear;
 pub mod model;
 pub mod spectral_conv;
 pub mod train;
+pub mod train_job;
 
 pub use config::{ParamSpec, ScoreConfig};

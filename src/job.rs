@@ -210,7 +210,8 @@ pub fn fingerprint(parts: &[&[f32]]) -> String {
 
 /// Progress of a long job: an `indicatif` bar on a terminal; elsewhere (a
 /// log file, CI) a line on stderr at most every [`Self::LINE_INTERVAL`] and
-/// at the end; nothing when quiet.
+/// at the end, or (after [`Self::at_milestones`]) the job's own lines at
+/// its milestones; nothing when quiet.
 pub struct Progress {
     bar: ProgressBar,
     lines: Option<Lines>,
@@ -224,6 +225,8 @@ struct Lines {
     last: Instant,
     pos: u64,
     msg: String,
+    /// Lines every interval (false: at the job's milestones only).
+    periodic: bool,
 }
 
 impl Progress {
@@ -251,8 +254,26 @@ impl Progress {
             last: now,
             pos: 0,
             msg: String::new(),
+            periodic: true,
         });
         Self { bar, lines }
+    }
+
+    /// Without a terminal, no lines every interval: the job prints its own
+    /// with [`Self::milestone`] (training: one per epoch).
+    pub fn at_milestones(mut self) -> Self {
+        if let Some(l) = &mut self.lines {
+            l.periodic = false;
+        }
+        self
+    }
+
+    /// Prints a milestone's line on stdout where there is no bar to show
+    /// the progress (a log, CI) and not quiet; nothing on a terminal.
+    pub fn milestone(&self, line: impl FnOnce() -> String) {
+        if self.lines.is_some() {
+            println!("{}", line());
+        }
     }
 
     /// Sets the units done (a line is printed if the interval has passed).
@@ -260,7 +281,7 @@ impl Progress {
         self.bar.set_position(pos);
         if let Some(l) = &mut self.lines {
             l.pos = pos;
-            if l.last.elapsed() >= Self::LINE_INTERVAL {
+            if l.periodic && l.last.elapsed() >= Self::LINE_INTERVAL {
                 l.last = Instant::now();
                 eprintln!("{}", l.line());
             }
@@ -288,7 +309,7 @@ impl Progress {
     pub fn finish(&self) {
         self.bar.finish_and_clear();
         if let Some(l) = &self.lines {
-            if l.start.elapsed() >= Self::LINE_INTERVAL {
+            if l.periodic && l.start.elapsed() >= Self::LINE_INTERVAL {
                 eprintln!("{}", l.line());
             }
         }

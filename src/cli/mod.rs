@@ -8,7 +8,7 @@ mod dataset;
 mod demo;
 mod evaluate;
 mod info;
-pub(crate) mod sample;
+mod sample;
 mod simulate;
 mod spectrum;
 mod train;
@@ -97,45 +97,46 @@ pub struct SamplerArgs {
 }
 
 impl SamplerArgs {
+    /// The sampler and schedule these flags choose, for a model not yet
+    /// known (the default SDE: [`SamplerConfig::for_model`] sets the
+    /// model's).
+    pub fn settings(&self) -> SamplerConfig {
+        SamplerConfig {
+            sampler: self.sampler,
+            steps: self.steps,
+            t_max: self.t_max,
+            t_min: self.t_min,
+            rho: self.rho,
+            sde: crate::sde::VeSde::default(),
+            final_step: self.final_step,
+            allow_unstable: self.allow_unstable,
+        }
+    }
+
+    /// Whether `--allow-untrained-noise` was given.
+    pub fn allow_untrained_noise(&self) -> bool {
+        self.allow_untrained_noise
+    }
+
     /// The sampler configuration for a model with these checkpoint
     /// metadata: its SDE base `sde.s` (26, the reference code's, when the
     /// checkpoint predates it), the schedule checked against its training
     /// noise range.
     ///
     /// # Errors
-    /// A schedule [`SamplerConfig::times`] refuses; a `t_max` above or a
-    /// `t_min` below the training range (unless allowed); a bad `sde.s`.
+    /// As [`SamplerConfig::for_model`].
     pub fn config(
         &self,
         model_meta: &std::collections::HashMap<String, String>,
     ) -> anyhow::Result<SamplerConfig> {
-        let cfg = SamplerConfig {
-            sampler: self.sampler,
-            steps: self.steps,
-            t_max: self.t_max,
-            t_min: self.t_min,
-            rho: self.rho,
-            sde: crate::score::checkpoint::sde_of(model_meta)?,
-            final_step: self.final_step,
-            allow_unstable: self.allow_unstable,
-        };
-        cfg.times()?;
-        if !self.allow_untrained_noise {
-            crate::score::checkpoint::check_noise_range(model_meta, &cfg)?;
-        }
-        Ok(cfg)
+        Ok(self
+            .settings()
+            .for_model(model_meta, self.allow_untrained_noise)?)
     }
 
     /// The metadata that records these options in an output file.
     pub fn metadata(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("sampler", self.sampler.to_string()),
-            ("steps", self.steps.to_string()),
-            ("t_max", self.t_max.to_string()),
-            ("t_min", self.t_min.to_string()),
-            ("rho", self.rho.to_string()),
-            ("final_step", self.final_step.to_string()),
-        ]
+        self.settings().metadata()
     }
 }
 

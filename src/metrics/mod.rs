@@ -19,7 +19,7 @@ pub mod spectra;
 
 // The file formats the reports read (moved by the merge).
 use crate::cli::couple::FORMAT as COUPLED_FORMAT;
-use crate::cli::sample::FORMAT as SAMPLES_FORMAT;
+use crate::sde::samples::FORMAT as SAMPLES_FORMAT;
 
 /// Refuses a report of no files, and labels that are not one per file.
 fn check_labels(labels: &[String], files: &[PathBuf]) -> Result<()> {

@@ -1,20 +1,26 @@
-//! The VE-SDE of science.md §5 and its time schedules (host side; the
-//! reverse-SDE steps themselves are WGSL kernels of the samplers in
-//! [`sampler`]).
+//! The VE-SDE of docs/specification.md §5 and its time schedules (host
+//! side; the reverse-SDE steps themselves are WGSL kernels of the samplers
+//! in [`sampler`]), batch generation ([`generate`]) and the sampling job
+//! ([`job`]) with its samples file, shards and merge ([`samples`]).
 //!
 //! Forward SDE `dU = sqrt(d[σ²(t)]/dt) dW` with `σ(t) = sqrt((s^{2t} − 1) /
 //! (2 ln s))` and diffusion coefficient `g(t) = s^t`, `s = 26` (the
 //! reference code's): `d[σ²]/dt = s^{2t} = g²`.
 
 pub mod generate;
+pub mod job;
 pub mod sampler;
+pub mod samples;
 
 pub use sampler::{
     frame_steps, FinalStep, Frames, Mixture, MixtureScore, NetworkScore, Noise, ReverseSampler,
     Sampler, SamplerConfig, ScoreSource, Start,
 };
 
-/// The VE-SDE with base `s` (science.md §5; the reference code: 26).
+pub use job::{SampleJob, SamplePlan, SampleSummary};
+pub use samples::{merge, MergeSummary, Shard, FORMAT as SAMPLES_FORMAT};
+
+/// The VE-SDE with base `s` (docs/specification.md §5; the reference code: 26).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct VeSde {
     /// The base `s` of `σ(t)` and `g(t) = s^t`.
@@ -41,7 +47,7 @@ impl VeSde {
     }
 }
 
-/// The Karras et al. (2022) time schedule of science.md §5: `n` times from
+/// The Karras et al. (2022) time schedule of docs/specification.md §5: `n` times from
 /// `t_max` down to `t_min`,
 /// `t_i = ((1 − r_i) t_max^{1/ρ} + r_i t_min^{1/ρ})^ρ`, `r_i = i/(n−1)`
 /// (`n = 1`: `t_max` alone). The convex combination is written out, not as
@@ -95,7 +101,7 @@ mod tests {
             assert!((d - sde.g(t).powi(2)).abs() < 1e-8 * d, "t = {t}: {d}");
         }
         assert!((sde.sigma(1e-8).powi(2) / 1e-8 - 1.0).abs() < 1e-6);
-        // The fast-sampling terminal time of science.md §5: σ(0.1) ≈ 0.38.
+        // The fast-sampling terminal time of docs/specification.md §5: σ(0.1) ≈ 0.38.
         assert!((sde.sigma(0.1) - 0.38).abs() < 0.01, "{}", sde.sigma(0.1));
     }
 

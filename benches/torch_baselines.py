@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Our GPU kernels (`diffclosure bench <section> --json`) beside the PyTorch
-baselines of ../shared/baselines, run alternately, and the ratios.
+baselines of benches/baselines, run alternately, and the ratios.
 
 For every round and every section, in this order: `diffclosure bench
 <section>` is run as a subprocess on its selected adapter (its default
@@ -13,7 +13,7 @@ the CPU. Sections:
   train    dsm_loss + backward + Adam step                (bench model t64x32)
   sampler  torch_score_fno.em_sampler (EM, same steps and t_max)
 
-Both sides are timed the same way (`median_seconds` in src/cli/bench.rs):
+Both sides are timed the same way (`median_seconds` in src/bench/mod.rs):
 one warm-up call, one call to size the repeats, then `repeats` repeats of
 as many calls as fill `seconds`; the median repeat. A ratio is our speed
 over PyTorch's, each side's fastest round (other work on the machine only
@@ -245,7 +245,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "diffclosure"),
                     help="the diffclosure binary (default: target/release/diffclosure)")
-    ap.add_argument("--baselines", default=os.path.join(ROOT, "..", "shared", "baselines"))
+    ap.add_argument("--baselines", default=os.path.join(HERE, "baselines"))
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all CPUs)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--sections", default=",".join(SECTIONS))

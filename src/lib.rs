@@ -17,9 +17,11 @@
 //! the Navier–Stokes solver and closure recording ([`ns`]), datasets and
 //! safetensors I/O ([`data`]), PNG figures ([`plot`]), the score
 //! network's layers, forward and backward, and its training ([`score`]),
-//! the VE-SDE, its samplers and batch generation ([`sde`]), and the
-//! offline [`metrics`].
+//! the VE-SDE, its samplers and batch generation ([`sde`]), the
+//! offline [`metrics`], and the benchmark workloads ([`bench`]) that
+//! `diffclosure bench` and the criterion benches share.
 
+pub mod bench;
 pub mod cli;
 pub mod couple;
 pub mod data;

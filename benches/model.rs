@@ -8,7 +8,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::timed;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use diffclosure::bench::model::{trainer, Forward, Net};
@@ -32,14 +34,7 @@ fn bench(c: &mut Criterion) {
             Forward::new(&gpu, &model, &net.params, (batch, n, s), Method::Dft).expect("forward");
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_function(BenchmarkId::new("forward", batch), |b| {
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                for _ in 0..iters {
-                    forward.call().expect("forward");
-                }
-                gpu.wait().expect("wait");
-                t.elapsed()
-            })
+            b.iter_custom(|iters| timed(&gpu, iters, || forward.call().expect("forward")))
         });
     }
     let batch = 32;
@@ -47,14 +42,7 @@ fn bench(c: &mut Criterion) {
     let mut trainer = trainer(&gpu, &model, &net.params, (batch, n, s), None).expect("trainer");
     group.throughput(Throughput::Elements(batch as u64));
     group.bench_function(BenchmarkId::new("train_step", batch), |b| {
-        b.iter_custom(|iters| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                trainer.step().expect("step");
-            }
-            gpu.wait().expect("wait");
-            t.elapsed()
-        })
+        b.iter_custom(|iters| timed(&gpu, iters, || trainer.step().expect("step")))
     });
     group.finish();
 }

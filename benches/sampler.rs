@@ -8,7 +8,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::timed;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use diffclosure::bench::model::Net;
@@ -34,13 +36,8 @@ fn bench(c: &mut Criterion) {
             .expect("generator");
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_function(BenchmarkId::new("samples", batch), |b| {
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                for _ in 0..iters {
-                    work.call(&g).expect("sample");
-                }
-                t.elapsed()
-            })
+            // The readback makes each call wait; the final wait is free.
+            b.iter_custom(|iters| timed(&gpu, iters, || work.call(&g).expect("sample")))
         });
     }
     group.finish();

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Our GPU kernels (`diffclosure bench <section> --json`) beside the PyTorch
-baselines of benches/baselines, run alternately, and the ratios.
+baselines of benches/baselines/, run alternately, and the ratios.
 
 For every round and every section, in this order: `diffclosure bench
 <section>` is run as a subprocess on its selected adapter (its default
@@ -245,7 +245,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "diffclosure"),
                     help="the diffclosure binary (default: target/release/diffclosure)")
-    ap.add_argument("--baselines", default=os.path.join(HERE, "baselines"))
+    ap.add_argument("--baselines", default=os.path.join(HERE, "baselines"),
+                    help="the PyTorch baselines (default: benches/baselines)")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all CPUs)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--sections", default=",".join(SECTIONS))

@@ -18,7 +18,7 @@
 //! safetensors I/O ([`data`]), PNG figures ([`plot`]), the score
 //! network's layers, forward and backward, and its training ([`score`]),
 //! the VE-SDE, its samplers and batch generation ([`sde`]), the
-//! offline [`metrics`], and the benchmark workloads ([`bench`]) that
+//! offline [`metrics`], and the benchmark workloads ([`mod@bench`]) that
 //! `diffclosure bench` and the criterion benches share.
 
 pub mod bench;

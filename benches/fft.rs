@@ -1,6 +1,8 @@
 //! FFT throughput: the GPU FFT beside rustfft / realfft (single thread, f32)
 //! in the same run, c2c and r2c at 64² and 256², batch 1 and 16, with both
-//! stage organisations (`Strategy::Registers`, `Strategy::Shared`).
+//! stage organisations (`Strategy::Registers`, `Strategy::Shared`). The GPU
+//! side runs `diffclosure bench fft`'s plan and buffers
+//! ([`diffclosure::bench::fft::Buffers`]) with a fixed strategy.
 //!
 //! `cargo bench --bench fft` (criterion). `copy-floor` is two dispatches
 //! that only read and write every element once: the memory-traffic floor
@@ -18,7 +20,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use diffclosure::fft::{Fft2d, FftOptions, Strategy, Transform};
+use diffclosure::bench::fft::Buffers;
+use diffclosure::fft::{Strategy, Transform};
 use diffclosure::gpu::{DType, Gpu, Profiler, Tensor};
 use realfft::RealFftPlanner;
 use rustfft::num_complex::Complex32;
@@ -28,58 +31,30 @@ const CASES: [(usize, usize); 4] = [(64, 1), (64, 16), (256, 1), (256, 16)];
 /// Transforms recorded per submission (bounds the command buffer size).
 const PER_SUBMIT: u64 = 64;
 
-struct GpuCase {
-    plan: Fft2d,
-    complex: Tensor,
-    real: Tensor,
-    half: Tensor,
+/// Wall time of `iters` transforms `t` of `case` recorded back to back,
+/// [`PER_SUBMIT`] per submission.
+fn time(gpu: &Gpu, case: &Buffers, t: Transform, iters: u64) -> Duration {
+    let start = Instant::now();
+    let mut left = iters;
+    while left > 0 {
+        let k = left.min(PER_SUBMIT);
+        let mut enc = gpu.encoder("bench");
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for _ in 0..k {
+                case.record(&mut pass, t).expect("record");
+            }
+        }
+        gpu.submit(enc);
+        left -= k;
+    }
+    gpu.wait().expect("wait");
+    start.elapsed()
 }
 
-impl GpuCase {
-    fn new(gpu: &Gpu, n: usize, batch: usize, strategy: Strategy) -> Self {
-        let opts = FftOptions {
-            strategy: Some(strategy),
-            ..Default::default()
-        };
-        let data: Vec<f32> = (0..2 * batch * n * n)
-            .map(|i| (i % 17) as f32 - 8.0)
-            .collect();
-        Self {
-            plan: Fft2d::with_options(gpu, batch, n, n, opts).expect("plan"),
-            complex: Tensor::from_f32(gpu, &[batch, n, n], DType::C32, &data).expect("tensor"),
-            real: Tensor::from_f32(gpu, &[batch, n, n], DType::F32, &data[..batch * n * n])
-                .expect("tensor"),
-            half: Tensor::zeros(gpu, &[batch, n, n / 2 + 1], DType::C32).expect("tensor"),
-        }
-    }
-
-    fn record(&self, pass: &mut wgpu::ComputePass<'_>, t: Transform) {
-        let r = match t {
-            Transform::R2c => self.plan.record(pass, t, &self.real, &self.half),
-            _ => self.plan.record(pass, t, &self.complex, &self.complex),
-        };
-        r.expect("record");
-    }
-
-    /// Wall time of `iters` transforms recorded back to back.
-    fn time(&self, gpu: &Gpu, t: Transform, iters: u64) -> Duration {
-        let start = Instant::now();
-        let mut left = iters;
-        while left > 0 {
-            let k = left.min(PER_SUBMIT);
-            let mut enc = gpu.encoder("bench");
-            {
-                let mut pass = enc.begin_compute_pass(&Default::default());
-                for _ in 0..k {
-                    self.record(&mut pass, t);
-                }
-            }
-            gpu.submit(enc);
-            left -= k;
-        }
-        gpu.wait().expect("wait");
-        start.elapsed()
-    }
+/// The buffers of one case (`diffclosure bench fft`'s) with `strategy`.
+fn gpu_case(gpu: &Gpu, n: usize, batch: usize, strategy: Strategy) -> Buffers {
+    Buffers::new(gpu, n, batch, Some(strategy)).expect("buffers")
 }
 
 /// The memory floor of a 2-D transform on this adapter: two dispatches that
@@ -100,7 +75,7 @@ fn copy(@builtin(global_invocation_id) g: vec3<u32>) {
 }";
 
 impl CopyFloor {
-    fn new(gpu: &Gpu, case: &GpuCase) -> Self {
+    fn new(gpu: &Gpu, case: &Buffers) -> Self {
         let module = gpu
             .device
             .create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -241,9 +216,9 @@ impl CpuR2c {
 /// GPU time per pass (rows / columns) from timestamp queries.
 fn print_breakdown(gpu: &Gpu) {
     for (n, batch) in CASES {
-        let case = GpuCase::new(gpu, n, batch, Strategy::for_adapter(gpu));
+        let case = gpu_case(gpu, n, batch, Strategy::for_adapter(gpu));
         for t in [Transform::Forward, Transform::R2c] {
-            case.time(gpu, t, 1); // builds pipelines
+            time(gpu, &case, t, 1); // builds pipelines
             let Some(mut prof) = Profiler::new(gpu, 16) else {
                 eprintln!("adapter has no timestamp queries: no per-pass breakdown");
                 return;
@@ -251,7 +226,7 @@ fn print_breakdown(gpu: &Gpu) {
             let mut enc = gpu.encoder("breakdown");
             for _ in 0..8 {
                 let mut pass = prof.pass(&mut enc, "transform");
-                case.record(&mut pass, t);
+                case.record(&mut pass, t).expect("record");
             }
             prof.resolve(&mut enc);
             gpu.submit(enc);
@@ -278,19 +253,19 @@ fn bench(c: &mut Criterion) {
         group.sample_size(10);
         group.warm_up_time(Duration::from_millis(500));
         group.measurement_time(Duration::from_secs(2));
-        let floor = CopyFloor::new(&gpu, &GpuCase::new(&gpu, n, batch, Strategy::Shared));
+        let floor = CopyFloor::new(&gpu, &gpu_case(&gpu, n, batch, Strategy::Shared));
         floor.time(&gpu, 1);
         group.bench_function(BenchmarkId::new("copy-floor", "gpu"), |b| {
             b.iter_custom(|iters| floor.time(&gpu, iters))
         });
         for strategy in [Strategy::Registers, Strategy::Shared] {
-            let case = GpuCase::new(&gpu, n, batch, strategy);
+            let case = gpu_case(&gpu, n, batch, strategy);
             let label = format!("gpu-{strategy:?}").to_lowercase();
             for t in [Transform::Forward, Transform::R2c] {
-                case.time(&gpu, t, 1);
+                time(&gpu, &case, t, 1);
                 let name = if t == Transform::R2c { "r2c" } else { "c2c" };
                 group.bench_function(BenchmarkId::new(name, &label), |b| {
-                    b.iter_custom(|iters| case.time(&gpu, t, iters))
+                    b.iter_custom(|iters| time(&gpu, &case, t, iters))
                 });
             }
         }

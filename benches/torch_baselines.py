@@ -13,7 +13,7 @@ the CPU. Sections:
   train    dsm_loss + backward + Adam step                (bench model t64x32)
   sampler  torch_score_fno.em_sampler (EM, same steps and t_max)
 
-Both sides are timed the same way (`median_seconds` in src/cli/bench.rs):
+Both sides are timed the same way (`median_seconds` in src/bench/mod.rs):
 one warm-up call, one call to size the repeats, then `repeats` repeats of
 as many calls as fill `seconds`; the median repeat. A ratio is our speed
 over PyTorch's, each side's fastest round (other work on the machine only

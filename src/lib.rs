@@ -17,10 +17,13 @@
 //! the Navier–Stokes solver and closure recording ([`ns`]), datasets and
 //! safetensors I/O ([`data`]), PNG figures ([`plot`]), the score
 //! network's layers, forward and backward, and its training ([`score`]),
-//! the VE-SDE, its samplers and batch generation ([`sde`]), and the
-//! offline [`metrics`]; [`job`] is the resume mechanism and progress
+//! the VE-SDE, its samplers and batch generation ([`sde`]), the offline
+//! and online [`metrics`] reports, the demo pipeline ([`demo`]), and the
+//! benchmark workloads ([`mod@bench`]) that `diffclosure bench` and the
+//! criterion benches share; [`job`] is the resume mechanism and progress
 //! display every long job shares.
 
+pub mod bench;
 pub mod cli;
 pub mod couple;
 pub mod data;

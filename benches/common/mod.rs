@@ -1,7 +1,10 @@
 //! Shared by the criterion benches (a subdirectory, so cargo does not take
 //! it for a bench target of its own).
 
+// Each bench target compiles this module and uses only part of it.
 #![allow(dead_code)]
+
+use std::time::{Duration, Instant};
 
 use diffclosure::gpu::Gpu;
 
@@ -21,9 +24,13 @@ pub fn gpu() -> Option<Gpu> {
     }
 }
 
-/// Deterministic values in [-1, 1] (a multiplicative hash of the index).
-pub fn values(seed: u32, len: usize) -> Vec<f32> {
-    (0..len as u32)
-        .map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 2001) as f32 / 1000.0 - 1.0)
-        .collect()
+/// Wall time of `iters` calls of `call` (each records and submits GPU
+/// work), to the GPU's completion: a criterion `iter_custom` body.
+pub fn timed(gpu: &Gpu, iters: u64, mut call: impl FnMut()) -> Duration {
+    let t = Instant::now();
+    for _ in 0..iters {
+        call();
+    }
+    gpu.wait().expect("wait");
+    t.elapsed()
 }

@@ -1,8 +1,8 @@
 //! Command-line interface: clap definitions, one file per subcommand.
 
 mod bench;
-mod bench_couple;
-mod bench_fft;
+mod bench_args;
+mod bench_net_args;
 pub(crate) mod couple;
 mod dataset;
 mod demo;

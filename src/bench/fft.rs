@@ -1,46 +1,33 @@
-//! `diffclosure bench fft`: throughput of our batched 2-D FFT
-//! (`shaders/fft.wgsl`, [`Fft2d`] with the adapter's default strategy), as
+//! Throughput of our batched 2-D FFT (`shaders/fft.wgsl`, [`Fft2d`]) as
 //! round trips recorded back to back in one submission, the way the solver
 //! and the network use it: r2c + c2r (real fields and their half spectra)
 //! and c2c forward + inverse (in place). `cargo bench --bench fft` times
-//! the same kernels with criterion, beside rustfft/realfft.
+//! the same [`Buffers`] with criterion, beside rustfft/realfft.
 
-use std::path::PathBuf;
-
-use anyhow::{bail, Result};
-use clap::Args;
 use serde::Serialize;
 
-use super::bench::{
-    bench_option_fields, check_timing, grid_cases, median_seconds, synthetic, Bench, Table,
-};
-use crate::fft::{Fft2d, Strategy, Transform, MAX_LEN};
+use super::{median_seconds, synthetic, Section, Table, Timing};
+use crate::fft::{Fft2d, FftOptions, Strategy, Transform};
 use crate::gpu::{DType, Gpu, Tensor};
+use crate::Result;
 
 /// Round trips recorded per submission (one timed call).
-const ROUND_TRIPS_PER_CALL: usize = 16;
+pub const ROUND_TRIPS_PER_CALL: usize = 16;
 
 /// Smallest grid measured: real transforms need a width of at least 4.
-const MIN_GRID: usize = 4;
+pub const MIN_GRID: usize = 4;
 
-/// Options of `diffclosure bench fft`.
-#[derive(Args, Debug)]
-pub struct FftBenchArgs {
-    /// Grid points per side; with --batch, measures only this case.
-    #[arg(long, requires = "batch")]
-    grid: Option<usize>,
-    /// Fields transformed together (with --grid).
-    #[arg(long, requires = "grid")]
-    batch: Option<usize>,
-    /// Seconds per repeat (the call count is chosen to fill it).
-    #[arg(long, default_value_t = 0.5)]
-    seconds: f64,
-    /// Repeats per case; the median is reported.
-    #[arg(long, default_value_t = 5)]
-    repeats: usize,
-    /// Also write the results as JSON here.
-    #[arg(long)]
-    json: Option<PathBuf>,
+/// The default cases, (grid, batch).
+pub const CASES: [(usize, usize); 3] = [(64, 16), (128, 4), (256, 1)];
+
+/// The FFT section: its cases, (grid, batch) with power-of-two grids of
+/// at least [`MIN_GRID`], and their timing.
+#[derive(Clone, Debug)]
+pub struct FftBench {
+    /// (grid points per side, fields transformed together).
+    pub cases: Vec<(usize, usize)>,
+    /// Per case and transform pair.
+    pub timing: Timing,
 }
 
 /// One measured case: a grid, a batch, a pair of transforms.
@@ -62,48 +49,77 @@ struct FftResult {
     fields_per_s: f64,
 }
 
-/// Results of `bench fft`.
+/// Results of the FFT section.
 #[derive(Serialize, Debug)]
-pub(super) struct FftSection {
+pub struct FftSection {
     /// Stage organisation in use ([`crate::fft::Strategy`]).
     strategy: String,
     fft: Vec<FftResult>,
 }
 
-/// Tensors of one case: a real field, its half spectrum, a complex field.
-struct Buffers {
-    plan: Fft2d,
+/// A plan and the tensors of one case: real fields `[B, n, n]` (f32),
+/// their half spectra `[B, n, n/2 + 1]` and complex fields `[B, n, n]`
+/// (c32), filled with [`synthetic`] values.
+pub struct Buffers {
+    /// The plan ([`Fft2d`]) of `B` fields of `n × n`.
+    pub plan: Fft2d,
     real: Tensor,
     half: Tensor,
-    complex: Tensor,
+    /// The complex fields (c2c transforms run in place on them).
+    pub complex: Tensor,
 }
 
 impl Buffers {
-    fn new(gpu: &Gpu, n: usize, b: usize) -> Result<Self> {
+    /// The buffers of `b` fields of `n × n`, the plan with `strategy`
+    /// (`None`: the adapter's default).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] for sizes the plan refuses;
+    /// allocation errors.
+    pub fn new(gpu: &Gpu, n: usize, b: usize, strategy: Option<Strategy>) -> Result<Self> {
         let values = synthetic(7, 2 * b * n * n);
+        let options = FftOptions {
+            strategy,
+            ..Default::default()
+        };
         Ok(Self {
-            plan: Fft2d::new(gpu, b, n, n)?,
+            plan: Fft2d::with_options(gpu, b, n, n, options)?,
             real: Tensor::from_f32(gpu, &[b, n, n], DType::F32, &values[..b * n * n])?,
             half: Tensor::zeros(gpu, &[b, n, n / 2 + 1], DType::C32)?,
             complex: Tensor::from_f32(gpu, &[b, n, n], DType::C32, &values)?,
         })
     }
 
-    /// Records and submits [`ROUND_TRIPS_PER_CALL`] round trips.
-    fn call(&self, gpu: &Gpu, real: bool) -> Result<()> {
+    /// Records transform `t` into an open pass: r2c from the real fields
+    /// into the half spectra, c2r back, c2c in place on the complex fields.
+    ///
+    /// # Errors
+    /// [`crate::Error::Shader`] if a pipeline fails to build.
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, t: Transform) -> Result<()> {
+        match t {
+            Transform::R2c => self.plan.record(pass, t, &self.real, &self.half),
+            Transform::C2r => self.plan.record(pass, t, &self.half, &self.real),
+            _ => self.plan.record(pass, t, &self.complex, &self.complex),
+        }
+    }
+
+    /// Records and submits [`ROUND_TRIPS_PER_CALL`] round trips: r2c + c2r
+    /// if `real`, else c2c forward + inverse.
+    ///
+    /// # Errors
+    /// As [`Buffers::record`].
+    pub fn call(&self, gpu: &Gpu, real: bool) -> Result<()> {
+        let pair = if real {
+            [Transform::R2c, Transform::C2r]
+        } else {
+            [Transform::Forward, Transform::Inverse]
+        };
         let mut enc = gpu.encoder("bench fft");
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             for _ in 0..ROUND_TRIPS_PER_CALL {
-                if real {
-                    self.plan
-                        .record(&mut pass, Transform::R2c, &self.real, &self.half)?;
-                    self.plan
-                        .record(&mut pass, Transform::C2r, &self.half, &self.real)?;
-                } else {
-                    let x = &self.complex;
-                    self.plan.record(&mut pass, Transform::Forward, x, x)?;
-                    self.plan.record(&mut pass, Transform::Inverse, x, x)?;
+                for t in pair {
+                    self.record(&mut pass, t)?;
                 }
             }
         }
@@ -112,28 +128,11 @@ impl Buffers {
     }
 }
 
-impl Bench for FftBenchArgs {
+impl Section for FftBench {
     const NAME: &'static str = "fft";
-    type Plan = Vec<(usize, usize)>;
     type Output = FftSection;
 
-    fn plan(&self) -> Result<Self::Plan> {
-        check_timing(self.seconds, self.repeats)?;
-        let cases = grid_cases(self.grid, self.batch, &[(64, 16), (128, 4), (256, 1)]);
-        for &(n, b) in &cases {
-            // The plan's own bounds (crate::fft: powers of two up to
-            // MAX_LEN), with the real transforms' minimum width.
-            if !n.is_power_of_two() || !(MIN_GRID..=MAX_LEN).contains(&n) {
-                bail!("--grid {n}: must be a power of two in [{MIN_GRID}, {MAX_LEN}]");
-            }
-            if b == 0 {
-                bail!("--batch must be >= 1");
-            }
-        }
-        Ok(cases)
-    }
-
-    fn measure(&self, gpu: &Gpu, cases: Self::Plan) -> Result<FftSection> {
+    fn measure(&self, gpu: &Gpu) -> Result<FftSection> {
         let strategy = format!("{:?}", Strategy::for_adapter(gpu)).to_lowercase();
         println!("strategy {strategy}, {ROUND_TRIPS_PER_CALL} round trips recorded per submission");
         let table = Table::new(&[
@@ -145,11 +144,11 @@ impl Bench for FftBenchArgs {
             ("µs/field", 10),
         ]);
         let mut fft = Vec::new();
-        for &(n, b) in &cases {
-            let bufs = Buffers::new(gpu, n, b)?;
+        for &(n, b) in &self.cases {
+            let bufs = Buffers::new(gpu, n, b, None)?;
             for (real, transform) in [(true, "r2c+c2r"), (false, "c2c")] {
                 let mut call = || bufs.call(gpu, real);
-                let (calls, t) = median_seconds(gpu, &mut call, self.seconds, self.repeats)?;
+                let (calls, t) = median_seconds(gpu, &mut call, self.timing)?;
                 let per_call = 2 * ROUND_TRIPS_PER_CALL;
                 let s = t / per_call as f64;
                 let r = FftResult {
@@ -177,5 +176,7 @@ impl Bench for FftBenchArgs {
         Ok(FftSection { strategy, fft })
     }
 
-    bench_option_fields!();
+    fn timing_mut(&mut self) -> &mut Timing {
+        &mut self.timing
+    }
 }

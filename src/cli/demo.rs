@@ -304,7 +304,7 @@ fn stages(a: &DemoArgs, scenario: &str, assets: &Path) -> Result<Vec<Stage>> {
             out.push(Stage {
                 name: label,
                 args,
-                resume_from: Some(PathBuf::from(format!("{}.state", file.display()))),
+                resume_from: Some(PathBuf::from(format!("{}.partial", file.display()))),
                 outputs: vec![file],
                 scratch: Vec::new(),
                 training: None,

@@ -87,7 +87,7 @@ fn evaluate_file(gpu: &Gpu, path: &Path, label: Option<&String>) -> Result<(Row,
     let f = io::read(path)?;
     match f.metadata.get("format").map(String::as_str) {
         Some(FORMAT) => {}
-        Some(crate::cli::couple::FORMAT) => bail!(
+        Some(crate::couple::FORMAT) => bail!(
             "{} is a `couple` run: evaluate it with --online",
             path.display()
         ),

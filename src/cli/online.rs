@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use serde_json::json;
 
-use crate::cli::couple::FORMAT;
 use crate::cli::GpuArgs;
+use crate::couple::FORMAT;
 use crate::data::io;
 use crate::gpu::Gpu;
 use crate::metrics;

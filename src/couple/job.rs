@@ -964,3 +964,28 @@ impl CoupledPlan {
         meta
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The output and the partial file record the closure by its name: it
+    /// must read back as given.
+    #[test]
+    fn closure_names_round_trip() {
+        for name in [
+            "none",
+            "learned",
+            "mean",
+            "oracle",
+            "smagorinsky",
+            "leith",
+            "dynamic-smagorinsky",
+            "dynamic-leith",
+        ] {
+            let kind: ClosureKind = name.parse().unwrap();
+            assert_eq!(kind.to_string(), name);
+        }
+        assert!("Smagorinsky".parse::<ClosureKind>().is_err());
+    }
+}

@@ -10,8 +10,7 @@
 //! The file: `vorticity` `[T, B, n, n]` (unless `fine` is off), for each
 //! coarse grid `m` the fields `omega_m`, `G_m`, `H_m`, `sgs_m`
 //! `[T, B, m, m]`, and `time` `[T]`; metadata: `format`, the preset and
-//! its physics, the run's settings (see [`TrajectoryPlan`]'s keys in
-//! docs/formats.md).
+//! its physics, the run's settings (docs/formats.md lists the keys).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -703,4 +702,59 @@ fn save_progress(
     m.insert("step".into(), step.to_string());
     m.insert("rng_counter".into(), solver.rng_counter().to_string());
     resumable.save(&named, &m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_resolves_the_preset_and_refuses_bad_settings() {
+        let dir = std::env::temp_dir().join(format!("dc-trajectory-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let job = TrajectoryJob {
+            grid: Some(32),
+            steps: Some(100),
+            ..TrajectoryJob::new(Preset::Seed, &dir.join("t.safetensors"))
+        };
+        let plan = job.plan().unwrap();
+        // --steps: snapshots from 0; the preset's coarse grid (64) is not
+        // below 32, so none is recorded.
+        assert_eq!((plan.steps(), plan.first_snapshot), (100, 0));
+        assert!(plan.coarse().is_empty());
+        assert_eq!(plan.meta["format"], FORMAT);
+        let refused = |j: TrajectoryJob, needle: &str| {
+            let e = j.plan().err().expect(needle).to_string();
+            assert!(e.contains(needle), "{e}");
+        };
+        refused(
+            TrajectoryJob {
+                steps: Some(0),
+                ..job.clone()
+            },
+            "0 steps",
+        );
+        refused(
+            TrajectoryJob {
+                coarse: Some(vec![16, 16]),
+                ..job.clone()
+            },
+            "lists 16 twice",
+        );
+        refused(
+            TrajectoryJob {
+                fine: false,
+                ..job.clone()
+            },
+            "would store no field",
+        );
+        refused(
+            TrajectoryJob {
+                resume: true,
+                ..job.clone()
+            },
+            "nothing to continue",
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -3,7 +3,7 @@
 mod bench;
 mod bench_args;
 mod bench_net_args;
-pub(crate) mod couple;
+mod couple;
 mod dataset;
 mod demo;
 mod evaluate;

@@ -1,6 +1,7 @@
-//! Online coupled simulation (science.md §3, §7): the coarse Navier–Stokes
-//! model with its closure term supplied by the score network, sampled on
-//! the GPU from the solver's current vorticity.
+//! Online coupled simulation (docs/specification.md §3, §7): the coarse
+//! Navier–Stokes model with its closure term supplied by the score
+//! network, sampled on the GPU from the solver's current vorticity; the
+//! coupled-run job and its file format in [`job`].
 //!
 //! [`LearnedClosure::record`] chains, in one command encoder and with no
 //! host round trip: the inverse FFT of the solver's vorticity spectrum into
@@ -10,8 +11,10 @@
 //! closure term [`NsSolver::closure_hat`], which the solver adds at every
 //! step until the next sample (hold).
 
+pub mod job;
 pub mod run;
 
+pub use job::{ClosureKind, CoupledJob, CoupledPlan, CoupledSummary, ResidentMemory, FORMAT};
 pub use run::{coarse_config, Closure, CoupledRun};
 
 use crate::error::{Error, Result};

@@ -17,8 +17,8 @@ pub mod offline;
 pub mod online;
 pub mod spectra;
 
-// The file formats the reports read (moved by the merge).
-use crate::cli::couple::FORMAT as COUPLED_FORMAT;
+// The file formats the reports read.
+use crate::couple::FORMAT as COUPLED_FORMAT;
 use crate::sde::samples::FORMAT as SAMPLES_FORMAT;
 
 /// Refuses a report of no files, and labels that are not one per file.

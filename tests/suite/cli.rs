@@ -192,7 +192,7 @@ mod simulate {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join(name);
         let _ = std::fs::remove_file(&p);
-        let _ = std::fs::remove_file(p.with_extension("safetensors.state"));
+        let _ = std::fs::remove_file(p.with_extension("safetensors.partial"));
         p
     }
 
@@ -701,7 +701,7 @@ mod simulate {
         let (ok, _, e) = run(&["--t-start", "5"], &out);
         assert!(!ok && e.contains("after the end"), "{e}");
         let (ok, _, e) = run(&["--resume"], &out);
-        assert!(!ok && e.contains("no interrupted run"), "{e}");
+        assert!(!ok && e.contains("nothing to continue"), "{e}");
         assert!(!out.exists(), "a failed run must not leave an output");
         assert!(!e.contains("panicked"), "{e}");
     }
@@ -732,26 +732,29 @@ mod simulate {
         assert!(ok, "{e}");
 
         let cut = tmp("cut.safetensors");
-        let state = cut.with_extension("safetensors.state");
+        let partial = cut.with_extension("safetensors.partial");
         kill_when_exists(
             &[&args[..], &["--out", cut.to_str().unwrap()]].concat(),
-            &state,
+            &partial,
             std::time::Duration::from_secs(120),
         );
         assert!(
             !cut.exists(),
             "the run finished before it could be interrupted"
         );
-        assert!(state.exists());
+        assert!(partial.exists());
         let (ok, _, e) = diffclosure(&[&args[..], &["--out", cut.to_str().unwrap()]].concat());
         assert!(
             !ok && e.contains("--resume"),
-            "a leftover state must not be ignored: {e}"
+            "a leftover partial file must not be ignored: {e}"
         );
         let (ok, _, e) =
             diffclosure(&[&args[..], &["--resume", "--out", cut.to_str().unwrap()]].concat());
         assert!(ok, "{e}");
-        assert!(!state.exists(), "the state file is removed after success");
+        assert!(
+            !partial.exists(),
+            "the partial file is removed after success"
+        );
         let (fa, fb) = (io::read(&whole).unwrap(), io::read(&cut).unwrap());
         for name in ["vorticity", "time", "omega_16", "G_16", "H_16"] {
             let (a, b) = (fa.get(&whole, name).unwrap(), fb.get(&cut, name).unwrap());

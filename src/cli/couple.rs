@@ -10,7 +10,6 @@ use crate::cli::{GpuArgs, SamplerArgs};
 use crate::couple::CoupledJob;
 use crate::data::dataset::Scenario;
 use crate::gpu::Gpu;
-use crate::sde::SamplerConfig;
 
 /// Options of `diffclosure couple`.
 #[derive(Args, Debug)]
@@ -111,17 +110,8 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         every: a.every,
         ensemble: a.ensemble,
         observations: a.observations,
-        sampler: SamplerConfig {
-            sampler: s.sampler,
-            steps: s.steps,
-            t_max: s.t_max,
-            t_min: s.t_min,
-            rho: s.rho,
-            final_step: s.final_step,
-            allow_unstable: s.allow_unstable,
-            ..SamplerConfig::default()
-        },
-        allow_untrained_noise: s.allow_untrained_noise,
+        sampler: s.settings(),
+        allow_untrained_noise: s.allow_untrained_noise(),
         seed: a.seed,
         out: a.out.clone(),
         quiet: a.quiet,

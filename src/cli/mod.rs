@@ -117,27 +117,6 @@ impl SamplerArgs {
     pub fn allow_untrained_noise(&self) -> bool {
         self.allow_untrained_noise
     }
-
-    /// The sampler configuration for a model with these checkpoint
-    /// metadata: its SDE base `sde.s` (26, the reference code's, when the
-    /// checkpoint predates it), the schedule checked against its training
-    /// noise range.
-    ///
-    /// # Errors
-    /// As [`SamplerConfig::for_model`].
-    pub fn config(
-        &self,
-        model_meta: &std::collections::HashMap<String, String>,
-    ) -> anyhow::Result<SamplerConfig> {
-        Ok(self
-            .settings()
-            .for_model(model_meta, self.allow_untrained_noise)?)
-    }
-
-    /// The metadata that records these options in an output file.
-    pub fn metadata(&self) -> Vec<(&'static str, String)> {
-        self.settings().metadata()
-    }
 }
 
 #[derive(Subcommand, Debug)]

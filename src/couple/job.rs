@@ -364,7 +364,8 @@ impl CoupledJob {
         } else {
             None
         };
-        let sampler = sampler_for_model(self.sampler, &ck.meta, self.allow_untrained_noise)
+        let sampler = (self.sampler)
+            .for_model(&ck.meta, self.allow_untrained_noise)
             .map_err(|e| e.context(format!("sampling {}", path.display())))?;
         Ok(Model {
             ck,
@@ -375,33 +376,14 @@ impl CoupledJob {
     }
 }
 
-/// The sampler `cfg` with the SDE of a model with checkpoint metadata
-/// `meta`, checked, and refused outside its training noise range unless
-/// `allow_untrained_noise`.
-fn sampler_for_model(
-    mut cfg: SamplerConfig,
-    meta: &HashMap<String, String>,
-    allow_untrained_noise: bool,
-) -> Result<SamplerConfig> {
-    cfg.sde = checkpoint::sde_of(meta)?;
-    cfg.times()?;
-    if !allow_untrained_noise {
-        checkpoint::check_noise_range(meta, &cfg)?;
-    }
-    Ok(cfg)
-}
-
-/// The sampler's options as recorded in the job's identity and output,
-/// its step count as `sampler_steps` (`steps` counts solver steps here).
+/// The sampler's options as recorded in the job's identity and output
+/// ([`SamplerConfig::metadata`]), its step count as `sampler_steps`
+/// (`steps` counts solver steps here).
 fn sampler_metadata(cfg: &SamplerConfig) -> Vec<(&'static str, String)> {
-    vec![
-        ("sampler", cfg.sampler.to_string()),
-        ("sampler_steps", cfg.steps.to_string()),
-        ("t_max", cfg.t_max.to_string()),
-        ("t_min", cfg.t_min.to_string()),
-        ("rho", cfg.rho.to_string()),
-        ("final_step", cfg.final_step.to_string()),
-    ]
+    cfg.metadata()
+        .into_iter()
+        .map(|(k, v)| (if k == "steps" { "sampler_steps" } else { k }, v))
+        .collect()
 }
 
 /// The ensemble's members of trajectory `j` are rows `j·M .. j·M + M`:

@@ -29,7 +29,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu, Kernel, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{DType, Gpu, Kernel, KernelSpec, ShaderSource, Slot, Tensor};
+
+/// `shaders/fft.wgsl`: the batched Stockham FFT passes.
+pub const SHADER: ShaderSource = crate::shader!("fft.wgsl");
 
 /// Which transform to record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -116,7 +119,7 @@ pub const MIN_LEN: usize = 2;
 pub const MAX_LEN: usize = 1024;
 
 const SPEC: KernelSpec = KernelSpec {
-    shader: Shader::Fft,
+    shader: SHADER,
     entry: "fft_lines",
     slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
 };

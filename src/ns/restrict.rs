@@ -6,7 +6,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{Gpu, KernelSpec, ShaderSource, Slot, Tensor};
+
+/// `shaders/restrict.wgsl`: the spectral and strided restriction filters.
+pub const SHADER: ShaderSource = crate::shader!("restrict.wgsl");
 
 /// How a fine field becomes a coarse one (recorded in datasets).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,13 +54,13 @@ struct Params {
 }
 
 const TRUNCATE: KernelSpec = KernelSpec {
-    shader: Shader::Restrict,
+    shader: SHADER,
     entry: "truncate",
     slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
 };
 
 const STRIDE: KernelSpec = KernelSpec {
-    shader: Shader::Restrict,
+    shader: SHADER,
     entry: "stride",
     ..TRUNCATE
 };

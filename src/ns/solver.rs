@@ -12,8 +12,11 @@
 
 use crate::error::{Error, Result};
 use crate::fft::{Fft2d, Transform};
-use crate::gpu::{DType, Gpu, Kernel, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{DType, Gpu, Kernel, KernelSpec, ShaderSource, Slot, Tensor};
 use crate::rng::{Distribution, Rng};
+
+/// `shaders/spectral.wgsl`: the solver's right-hand side and update, and the eddy closures of `ns::eddy` (one uniform, shared helpers).
+pub const SHADER: ShaderSource = crate::shader!("spectral.wgsl");
 
 /// Explicit scheme for the advection and forcing terms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,17 +163,17 @@ impl Params {
 }
 
 const GRADS: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "velocity_gradients",
     slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
 };
 const ADVECTION: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "advection",
     slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
 };
 const UPDATE: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "cn_update",
     slots: &[
         Slot::Uniform,
@@ -184,7 +187,7 @@ const UPDATE: KernelSpec = KernelSpec {
     ],
 };
 const CLOSURES: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "closure_terms",
     slots: &[
         Slot::Uniform,
@@ -195,7 +198,7 @@ const CLOSURES: KernelSpec = KernelSpec {
     ],
 };
 const SUBGRID: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "subgrid_term",
     slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
 };

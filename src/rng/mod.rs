@@ -8,7 +8,10 @@
 //! those functions' precision. CPU twin: `src/reference/philox.rs`.
 
 use crate::error::Result;
-use crate::gpu::{Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{Gpu, KernelSpec, ShaderSource, Slot, Tensor};
+
+/// `shaders/rng.wgsl`: the Philox4x32-10 fills.
+pub const SHADER: ShaderSource = crate::shader!("rng.wgsl");
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -85,7 +88,7 @@ impl Rng {
         };
         let kernel = gpu.kernel(
             &KernelSpec {
-                shader: Shader::Rng,
+                shader: SHADER,
                 entry,
                 slots: SLOTS,
             },

@@ -1,7 +1,10 @@
 //! Adam on the flat parameter vector (`shaders/adam.wgsl`).
 
 use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{DType, Gpu, KernelSpec, ShaderSource, Slot, Tensor};
+
+/// `shaders/adam.wgsl`: the Adam update.
+pub const SHADER: ShaderSource = crate::shader!("adam.wgsl");
 
 #[repr(C)]
 #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
@@ -17,7 +20,7 @@ struct Params {
 }
 
 const ADAM: KernelSpec = KernelSpec {
-    shader: Shader::Adam,
+    shader: SHADER,
     entry: "adam",
     slots: &[
         Slot::Uniform,

@@ -1,9 +1,12 @@
 //! Bicubic interpolation of the sparse pipeline (science.md §6) on the GPU:
-//! two dense per-axis maps (`shaders/resample.wgsl`), forward and backward.
+//! two dense per-axis maps (`shaders/bicubic.wgsl`), forward and backward.
 
 use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{DType, Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 use crate::score::linear::Act;
+
+/// `shaders/bicubic.wgsl`: the dense per-axis maps of the bicubic interpolation.
+pub const SHADER: ShaderSource = crate::shader!("bicubic.wgsl");
 
 /// `A` of PyTorch's bicubic kernel (Keys' cubic convolution).
 const CUBIC_A: f64 = -0.75;
@@ -33,7 +36,7 @@ struct Params {
 }
 
 const RESAMPLE: KernelSpec = KernelSpec {
-    shader: Shader::Resample,
+    shader: SHADER,
     entry: "resample",
     slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
 };

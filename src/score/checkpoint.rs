@@ -58,7 +58,7 @@ pub const SDE_BASE_KEY: &str = "sde.s";
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for a malformed value, or an `s` other than
-/// the one the training kernels implement (`shaders/score.wgsl` fixes
+/// the one the training kernels implement (`shaders/inputs.wgsl` fixes
 /// `ln s` for σ(t)): such a model's noise levels are not this build's.
 pub fn sde_of(meta: &HashMap<String, String>) -> Result<VeSde> {
     let sde = VeSde::default();

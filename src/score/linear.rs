@@ -2,8 +2,11 @@
 //! on the GPU, forward and backward (`shaders/linear.wgsl`).
 
 use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{DType, Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 use crate::score::config::ParamSpec;
+
+/// `shaders/linear.wgsl`: the pointwise linear layers, forward and backward.
+pub const SHADER: ShaderSource = crate::shader!("linear.wgsl");
 
 /// A channel slice of an activation tensor `[B, C, H, W]` (or `[B, C, P]`):
 /// channels `c0 .. c0 + channels`, all points.
@@ -81,7 +84,7 @@ struct Params {
 }
 
 const FORWARD: KernelSpec = KernelSpec {
-    shader: Shader::Linear,
+    shader: SHADER,
     entry: "forward",
     slots: &[
         Slot::Uniform,
@@ -94,7 +97,7 @@ const FORWARD: KernelSpec = KernelSpec {
     ],
 };
 const ACTIVATION_BACKWARD: KernelSpec = KernelSpec {
-    shader: Shader::Linear,
+    shader: SHADER,
     entry: "activation_backward",
     slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
 };
@@ -103,7 +106,7 @@ const WEIGHT_GRAD_PARTIAL: KernelSpec = KernelSpec {
     ..ACTIVATION_BACKWARD
 };
 const ACTIVATION_FORWARD: KernelSpec = KernelSpec {
-    shader: Shader::Linear,
+    shader: SHADER,
     entry: "activation_forward",
     slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
 };
@@ -112,7 +115,7 @@ const CHANNEL_SUMS: KernelSpec = KernelSpec {
     ..ACTIVATION_FORWARD
 };
 const WEIGHT_GRAD_REDUCE: KernelSpec = KernelSpec {
-    shader: Shader::Linear,
+    shader: SHADER,
     entry: "weight_grad_reduce",
     slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
 };

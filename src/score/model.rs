@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{DType, Gpu, KernelSpec, Tensor};
 use crate::score::bicubic::Bicubic;
 use crate::score::config::{ParamSpec, ScoreConfig};
-use crate::score::glue::{self, GlueParams, LIFT_INPUT, TIME_FEATURES};
+use crate::score::inputs::{self, GlueParams, LIFT_INPUT, TIME_FEATURES};
 use crate::score::linear::{
     record_activation_backward, record_activation_forward, record_channel_sums, Act, Activation,
     Broadcast, Epilogue, Linear,
@@ -747,7 +747,7 @@ impl ScoreFno {
         Ok((Act::all(&sp.d_lifted), Act::all(&tape.lift_in)))
     }
 
-    /// A glue kernel of `shaders/score.wgsl` over `bindings`.
+    /// An input kernel of `shaders/inputs.wgsl` over `bindings`.
     #[allow(clippy::too_many_arguments)]
     fn glue(
         &self,
@@ -776,7 +776,7 @@ impl ScoreFno {
         } else {
             ws.batch * p_pad
         };
-        glue::record(gpu, pass, spec, &p, bindings, work)
+        inputs::record(gpu, pass, spec, &p, bindings, work)
     }
 }
 

@@ -7,9 +7,12 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::fft::{Fft2d, Transform};
-use crate::gpu::{DType, Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{DType, Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 use crate::score::config::ParamSpec;
 use crate::score::linear::Act;
+
+/// `shaders/spectral_conv.wgsl`: the spectral convolution as truncated DFTs, forward and backward.
+pub const SHADER: ShaderSource = crate::shader!("spectral_conv.wgsl");
 
 #[repr(C)]
 #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
@@ -33,7 +36,7 @@ struct Params {
 
 const fn spec(entry: &'static str) -> KernelSpec {
     KernelSpec {
-        shader: Shader::SpectralConv,
+        shader: SHADER,
         entry,
         slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
     }

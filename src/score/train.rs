@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{DType, Gpu, Tensor};
 use crate::rng::{Distribution, Rng};
 use crate::score::adam::Adam;
-use crate::score::glue::{self, GlueParams, DSM_GRAD, DSM_INPUTS, GATHER_ROWS};
+use crate::score::inputs::{self, GatherRows, GlueParams, DSM_GRAD, DSM_INPUTS};
 use crate::score::model::{ScoreFno, Workspace};
 use crate::score::spectral_conv::Method;
 
@@ -306,26 +306,19 @@ impl Trainer {
             self.rng
                 .record(gpu, &mut pass, Distribution::Normal, &self.z)?;
             for j in 0..b / mb {
-                let gather =
-                    |pass: &mut wgpu::ComputePass<'_>, src: &Tensor, dst: &Tensor, cols: usize| {
-                        let p = GlueParams {
-                            batch: mb as u32,
-                            cols: cols as u32,
-                            in_off: (j * mb) as u32,
-                            ..Default::default()
-                        };
-                        glue::record(
-                            gpu,
-                            pass,
-                            &GATHER_ROWS,
-                            &p,
-                            &[&self.index, src, dst],
-                            mb * cols,
-                        )
-                    };
-                gather(&mut pass, &self.target, &self.x0, n * n)?;
-                gather(&mut pass, &self.omega, &ws.w, n * n)?;
-                gather(&mut pass, &self.obs, &ws.s, ws.sensors * ws.sensors)?;
+                let gather = GatherRows {
+                    index: &self.index,
+                    first: j * mb,
+                    rows: mb,
+                    cols: n * n,
+                };
+                gather.record(gpu, &mut pass, &self.target, &self.x0)?;
+                gather.record(gpu, &mut pass, &self.omega, &ws.w)?;
+                GatherRows {
+                    cols: ws.sensors * ws.sensors,
+                    ..gather
+                }
+                .record(gpu, &mut pass, &self.obs, &ws.s)?;
                 let p = GlueParams {
                     batch: mb as u32,
                     rows: n as u32,
@@ -339,7 +332,7 @@ impl Trainer {
                     z_off: (j * mb * n * n) as u32,
                     ..Default::default()
                 };
-                glue::record(
+                inputs::record(
                     gpu,
                     &mut pass,
                     &DSM_INPUTS,
@@ -349,7 +342,7 @@ impl Trainer {
                 )?;
                 self.model
                     .record_forward(gpu, &mut pass, &self.params, ws)?;
-                glue::record(
+                inputs::record(
                     gpu,
                     &mut pass,
                     &DSM_GRAD,

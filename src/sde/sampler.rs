@@ -26,10 +26,13 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 use crate::rng::{Distribution, Rng};
 use crate::score::model::{ScoreFno, Workspace};
 use crate::sde::{karras_times, VeSde};
+
+/// `shaders/sde.wgsl`: the reverse-SDE / probability-flow steps.
+const SHADER: ShaderSource = crate::shader!("sde.wgsl");
 
 /// The reverse-time integrator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -693,7 +696,7 @@ struct Params {
 
 const fn spec(entry: &'static str, slots: &'static [Slot]) -> KernelSpec {
     KernelSpec {
-        shader: Shader::Sde,
+        shader: SHADER,
         entry,
         slots,
     }

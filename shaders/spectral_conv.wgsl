@@ -48,6 +48,9 @@ struct Params {
     scale0: f32,
     scale_rest: f32,
     sign: f32,
+    // To the host's 64 bytes (uniform structs are read in 16-byte rows).
+    _pad0: u32,
+    _pad1: u32,
 }
 
 override ACCUMULATE: bool = false;

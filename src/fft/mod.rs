@@ -127,19 +127,21 @@ const SPEC: KernelSpec = KernelSpec {
 /// Workgroup memory every adapter guarantees (WebGPU default limit).
 const WORKGROUP_BYTES: usize = 16384;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    lines: u32,
-    lines_per_batch: u32,
-    tw_stride: u32,
-    _pad0: u32,
-    in_line: u32,
-    in_batch: u32,
-    out_line: u32,
-    out_batch: u32,
-    scale: f32,
-    _pad1: [u32; 3],
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        lines: u32,
+        lines_per_batch: u32,
+        tw_stride: u32,
+        _pad0: u32,
+        in_line: u32,
+        in_batch: u32,
+        out_line: u32,
+        out_batch: u32,
+        scale: f32,
+        _pad1: [u32; 3],
+    }
 }
 
 /// Where a pass reads from or writes to.

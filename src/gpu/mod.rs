@@ -5,6 +5,7 @@
 
 mod context;
 pub mod kernels;
+pub mod layout;
 mod profile;
 mod tensor;
 

@@ -44,13 +44,15 @@ impl fmt::Display for Restriction {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    m: u32,
-    len: u32,
-    scale: f32,
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        n: u32,
+        m: u32,
+        len: u32,
+        scale: f32,
+    }
 }
 
 const TRUNCATE: KernelSpec = KernelSpec {

@@ -113,26 +113,28 @@ impl NsConfig {
     }
 }
 
-/// The uniform of `shaders/spectral.wgsl` (its `Params`, field for field).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub(crate) struct Params {
-    pub n: u32,
-    pub half: u32,
-    pub spec_len: u32,
-    pub phys_len: u32,
-    pub kappa: f32,
-    pub nu: f32,
-    pub drag: f32,
-    pub dt: f32,
-    pub c1: f32,
-    pub c2: f32,
-    pub noise_alpha: f32,
-    pub noise_scale: f32,
-    pub cutoff: u32,
-    pub delta: f32,
-    pub leith: u32,
-    pub pad: u32,
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    /// The uniform of `shaders/spectral.wgsl` (its `Params`, field for field).
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    pub(crate) struct Params {
+        pub n: u32,
+        pub half: u32,
+        pub spec_len: u32,
+        pub phys_len: u32,
+        pub kappa: f32,
+        pub nu: f32,
+        pub drag: f32,
+        pub dt: f32,
+        pub c1: f32,
+        pub c2: f32,
+        pub noise_alpha: f32,
+        pub noise_scale: f32,
+        pub cutoff: u32,
+        pub delta: f32,
+        pub leith: u32,
+        pub pad: u32,
+    }
 }
 
 impl Params {

@@ -13,15 +13,17 @@ use crate::gpu::{Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 /// `shaders/rng.wgsl`: the Philox4x32-10 fills.
 pub const SHADER: ShaderSource = crate::shader!("rng.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    counter_lo: u32,
-    counter_hi: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-    _pad: [u32; 3],
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        n: u32,
+        counter_lo: u32,
+        counter_hi: u32,
+        seed_lo: u32,
+        seed_hi: u32,
+        _pad: [u32; 3],
+    }
 }
 
 /// The distribution of a fill.

@@ -6,17 +6,19 @@ use crate::gpu::{DType, Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 /// `shaders/adam.wgsl`: the Adam update.
 pub const SHADER: ShaderSource = crate::shader!("adam.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    start: u32,
-    end: u32,
-    step_size: f32,
-    bc2_sqrt: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    _pad: u32,
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        start: u32,
+        end: u32,
+        step_size: f32,
+        bc2_sqrt: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+        _pad: u32,
+    }
 }
 
 const ADAM: KernelSpec = KernelSpec {

@@ -11,28 +11,30 @@ pub const SHADER: ShaderSource = crate::shader!("bicubic.wgsl");
 /// `A` of PyTorch's bicubic kernel (Keys' cubic convolution).
 const CUBIC_A: f64 = -0.75;
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    batch: u32,
-    chan: u32,
-    na_in: u32,
-    na_out: u32,
-    nk: u32,
-    in_off: u32,
-    in_bs: u32,
-    in_cs: u32,
-    in_sa: u32,
-    in_sk: u32,
-    out_off: u32,
-    out_bs: u32,
-    out_cs: u32,
-    out_sa: u32,
-    out_sk: u32,
-    m_off: u32,
-    m_so: u32,
-    m_si: u32,
-    _pad: [u32; 2],
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        batch: u32,
+        chan: u32,
+        na_in: u32,
+        na_out: u32,
+        nk: u32,
+        in_off: u32,
+        in_bs: u32,
+        in_cs: u32,
+        in_sa: u32,
+        in_sk: u32,
+        out_off: u32,
+        out_bs: u32,
+        out_cs: u32,
+        out_sa: u32,
+        out_sk: u32,
+        m_off: u32,
+        m_so: u32,
+        m_si: u32,
+        _pad: [u32; 2],
+    }
 }
 
 const RESAMPLE: KernelSpec = KernelSpec {

@@ -9,26 +9,28 @@ use crate::gpu::{Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 /// `shaders/inputs.wgsl`: the network's inputs and the training loss.
 pub const SHADER: ShaderSource = crate::shader!("inputs.wgsl");
 
-/// The uniform of `shaders/inputs.wgsl` (see its field comments).
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub(crate) struct GlueParams {
-    pub batch: u32,
-    pub rows: u32,
-    pub cols: u32,
-    pub p_pad: u32,
-    pub in_off: u32,
-    pub in_bs: u32,
-    pub embed: u32,
-    pub freq_off: u32,
-    pub bp: u32,
-    pub chunk: u32,
-    pub t_min: f32,
-    pub t_max: f32,
-    pub grad_scale: f32,
-    pub u_off: u32,
-    pub z_off: u32,
-    pub _pad: u32,
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    /// The uniform of `shaders/inputs.wgsl` (see its field comments).
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub(crate) struct GlueParams {
+        pub batch: u32,
+        pub rows: u32,
+        pub cols: u32,
+        pub p_pad: u32,
+        pub in_off: u32,
+        pub in_bs: u32,
+        pub embed: u32,
+        pub freq_off: u32,
+        pub bp: u32,
+        pub chunk: u32,
+        pub t_min: f32,
+        pub t_max: f32,
+        pub grad_scale: f32,
+        pub u_off: u32,
+        pub z_off: u32,
+        pub _pad: u32,
+    }
 }
 
 const fn spec(entry: &'static str, slots: &'static [Slot]) -> KernelSpec {

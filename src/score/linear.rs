@@ -60,27 +60,29 @@ impl<'a> Act<'a> {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    p: u32,
-    cin: u32,
-    cout: u32,
-    batch: u32,
-    x_off: u32,
-    x_bs: u32,
-    out_off: u32,
-    out_bs: u32,
-    add_off: u32,
-    add_bs: u32,
-    w_off: u32,
-    w_so: u32,
-    w_si: u32,
-    b_off: u32,
-    temb_off: u32,
-    temb_bs: u32,
-    temb_os: u32,
-    _pad: [u32; 3],
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        p: u32,
+        cin: u32,
+        cout: u32,
+        batch: u32,
+        x_off: u32,
+        x_bs: u32,
+        out_off: u32,
+        out_bs: u32,
+        add_off: u32,
+        add_bs: u32,
+        w_off: u32,
+        w_so: u32,
+        w_si: u32,
+        b_off: u32,
+        temb_off: u32,
+        temb_bs: u32,
+        temb_os: u32,
+        _pad: [u32; 3],
+    }
 }
 
 const FORWARD: KernelSpec = KernelSpec {

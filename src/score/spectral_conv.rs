@@ -14,24 +14,26 @@ use crate::score::linear::Act;
 /// `shaders/spectral_conv.wgsl`: the spectral convolution as truncated DFTs, forward and backward.
 pub const SHADER: ShaderSource = crate::shader!("spectral_conv.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    batch: u32,
-    cin: u32,
-    cout: u32,
-    h: u32,
-    w: u32,
-    m: u32,
-    real_off: u32,
-    real_bs: u32,
-    chan: u32,
-    w_pos: u32,
-    w_neg: u32,
-    scale0: f32,
-    scale_rest: f32,
-    sign: f32,
-    _pad: [u32; 2],
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        batch: u32,
+        cin: u32,
+        cout: u32,
+        h: u32,
+        w: u32,
+        m: u32,
+        real_off: u32,
+        real_bs: u32,
+        chan: u32,
+        w_pos: u32,
+        w_neg: u32,
+        scale0: f32,
+        scale_rest: f32,
+        sign: f32,
+        _pad: [u32; 2],
+    }
 }
 
 const fn spec(entry: &'static str) -> KernelSpec {

@@ -677,21 +677,23 @@ impl ReverseSampler {
     }
 }
 
-/// The uniform of `shaders/sde.wgsl` (see its field comments).
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    count: u32,
-    frame: u32,
-    _pad: [u32; 2],
-    drift: f32,
-    noise: f32,
-    t: f32,
-    w1: f32,
-    mu1: f32,
-    var1: f32,
-    mu2: f32,
-    var2: f32,
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    /// The uniform of `shaders/sde.wgsl` (see its field comments).
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        count: u32,
+        frame: u32,
+        _pad: [u32; 2],
+        drift: f32,
+        noise: f32,
+        t: f32,
+        w1: f32,
+        mu1: f32,
+        var1: f32,
+        mu2: f32,
+        var2: f32,
+    }
 }
 
 const fn spec(entry: &'static str, slots: &'static [Slot]) -> KernelSpec {

@@ -1,4 +1,4 @@
-// The FNO spectral convolution (science.md §6) as truncated DFTs: only the
+// The FNO spectral convolution (docs/specification.md §6) as truncated DFTs: only the
 // kept modes are computed, forward and inverse, instead of full FFTs.
 //
 // Forward, for v [B, C, H, W] real (a channel slice of a wider tensor):

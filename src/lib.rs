@@ -29,6 +29,7 @@ pub mod gpu;
 pub mod metrics;
 pub mod ns;
 pub mod plot;
+pub mod reference;
 pub mod rng;
 pub mod score;
 pub mod sde;

@@ -1,4 +1,4 @@
-//! Online coupled simulation (science.md §3, §7): the coarse Navier–Stokes
+//! Online coupled simulation (docs/specification.md §3, §7): the coarse Navier–Stokes
 //! model with its closure term supplied by the score network, sampled on
 //! the GPU from the solver's current vorticity.
 //!

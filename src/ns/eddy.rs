@@ -1,5 +1,5 @@
 //! Eddy-viscosity closures: the classical baselines of the sgs scenario
-//! (science.md §3), as GPU kernels (`eddy_*` in `shaders/spectral.wgsl`).
+//! (docs/specification.md §3), as GPU kernels (`eddy_*` in `shaders/spectral.wgsl`).
 //!
 //! In vorticity form the sub-grid term is modelled as a diffusion with an
 //! eddy viscosity `ν_e`:

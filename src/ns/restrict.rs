@@ -1,5 +1,5 @@
 //! Fine → coarse restriction on the GPU (`shaders/restrict.wgsl`), the two
-//! of science.md §3: the sharp spectral cutoff filter (the default) and
+//! of docs/specification.md §3: the sharp spectral cutoff filter (the default) and
 //! plain striding (the reference code's).
 
 use std::fmt;

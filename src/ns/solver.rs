@@ -6,7 +6,7 @@
 //! (`u·∇ω` in physical space) → r2c; the update is Crank–Nicolson for
 //! `ν Δω − drag ω` with the (2/3-dealiased) advection and the forcing
 //! explicit: forward Euler (1st order) or Heun (predictor–corrector, 2nd
-//! order), as the PyTorch baseline `../shared/baselines/torch_ns.py`.
+//! order), as the PyTorch baseline `benches/baselines/torch_ns.py`.
 //! Everything stays on the GPU; a step records 7 (Euler) or 14 (Heun)
 //! dispatches and no host round trip.
 
@@ -15,7 +15,8 @@ use crate::fft::{Fft2d, Transform};
 use crate::gpu::{DType, Gpu, Kernel, KernelSpec, ShaderSource, Slot, Tensor};
 use crate::rng::{Distribution, Rng};
 
-/// `shaders/spectral.wgsl`: the solver's right-hand side and update, and the eddy closures of `ns::eddy` (one uniform, shared helpers).
+/// `shaders/spectral.wgsl`: the solver's right-hand side and update, and
+/// the eddy closures of `ns::eddy` (one uniform, shared helpers).
 pub const SHADER: ShaderSource = crate::shader!("spectral.wgsl");
 
 /// Explicit scheme for the advection and forcing terms.
@@ -616,8 +617,8 @@ impl NsSolver {
         &self.closure_out
     }
 
-    /// Records the LES sub-grid closure `−τ = ‾u·∇‾ω − ‾(u·∇ω)` (science.md
-    /// §3, scenario sgs) of the current state, which must be the restricted
+    /// Records the LES sub-grid closure `−τ = ‾u·∇‾ω − ‾(u·∇ω)`
+    /// (docs/specification.md §3, scenario sgs) of the current state, which must be the restricted
     /// fine vorticity `‾ω`: `restricted_terms` `[B, 2, n, n/2+1]` holds the
     /// restricted fine closure terms (Ĝ, Ĥ) of [`NsSolver::closure_terms`],
     /// and `out` `[B, n, n/2+1]` receives `‾H − H(‾ω)`, what this solver,

@@ -1,4 +1,4 @@
-//! Bicubic interpolation of the sparse pipeline (science.md §6) on the GPU:
+//! Bicubic interpolation of the sparse pipeline (docs/specification.md §6) on the GPU:
 //! two dense per-axis maps (`shaders/bicubic.wgsl`), forward and backward.
 
 use crate::error::{Error, Result};

@@ -1,7 +1,7 @@
 //! ScoreFno checkpoints as safetensors.
 //!
 //! Tensor names and shapes are the PyTorch baseline's `state_dict`
-//! (`../shared/baselines/torch_score_fno.py`; complex weights as `[..., 2]`
+//! (`benches/baselines/torch_score_fno.py`; complex weights as `[..., 2]`
 //! real, the last axis (re, im)), so a checkpoint loads into NumPy or
 //! PyTorch by name. Training state rides along: Adam's moments as
 //! `optimizer.exp_avg.<name>` / `optimizer.exp_avg_sq.<name>`, the step,

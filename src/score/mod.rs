@@ -1,4 +1,4 @@
-//! The conditional score network ScoreFno (science.md §6) on the GPU.
+//! The conditional score network ScoreFno (docs/specification.md §6) on the GPU.
 //!
 //! # The network, exactly
 //!
@@ -36,7 +36,7 @@
 //!   (2 ln 26))`.
 //!
 //! Parameters are named as the PyTorch baseline's `state_dict`
-//! (`../shared/baselines/torch_score_fno.py`); see [`ScoreConfig::params`].
+//! (`benches/baselines/torch_score_fno.py`); see [`ScoreConfig::params`].
 
 pub mod adam;
 pub mod bicubic;

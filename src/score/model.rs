@@ -1,4 +1,4 @@
-//! ScoreFno (science.md §6) forward and backward on the GPU: the layers of
+//! ScoreFno (docs/specification.md §6) forward and backward on the GPU: the layers of
 //! [`crate::score::linear`], [`crate::score::spectral_conv`] and
 //! [`crate::score::bicubic`] chained over a [`Workspace`] of activations.
 

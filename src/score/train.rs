@@ -1,4 +1,4 @@
-//! Denoising score matching (science.md §5) on the GPU: the dataset is
+//! Denoising score matching (docs/specification.md §5) on the GPU: the dataset is
 //! uploaded once; every step gathers a shuffled batch on the GPU, draws t
 //! and the noise with the GPU RNG, runs forward, loss gradient, backward
 //! (micro-batches accumulate) and Adam in one command encoder.
@@ -16,7 +16,7 @@ use crate::score::inputs::{self, GatherRows, GlueParams, DSM_GRAD, DSM_INPUTS};
 use crate::score::model::{ScoreFno, Workspace};
 use crate::score::spectral_conv::Method;
 
-/// Training hyper-parameters (defaults: the reference code's, science.md
+/// Training hyper-parameters (defaults: the reference code's, docs/specification.md
 /// §6, except the batch).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
@@ -32,7 +32,7 @@ pub struct TrainConfig {
     pub lr_step: u64,
     /// See `lr_step`.
     pub lr_gamma: f64,
-    /// `t ~ U(t_min, t_max)` (ε and T_train of science.md §5).
+    /// `t ~ U(t_min, t_max)` (ε and T_train of docs/specification.md §5).
     pub t_min: f64,
     /// See `t_min`.
     pub t_max: f64,

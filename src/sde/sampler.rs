@@ -1,4 +1,4 @@
-//! Reverse-time samplers of the VE-SDE (science.md §5): Euler–Maruyama,
+//! Reverse-time samplers of the VE-SDE (docs/specification.md §5): Euler–Maruyama,
 //! stochastic Heun and the probability-flow ODE (Heun) over the Karras
 //! schedule, each ending with one noise-free step from `t_min` to `t = 0`.
 //! Every step is a kernel of `shaders/sde.wgsl`; a whole trajectory is

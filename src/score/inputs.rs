@@ -13,7 +13,7 @@ crate::gpu::layout::wgsl_struct! {
     #[wgsl(SHADER, Params, test params_mirror_wgsl)]
     /// The uniform of `shaders/inputs.wgsl` (see its field comments).
     #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-    pub(crate) struct GlueParams {
+    pub(super) struct GlueParams {
         pub batch: u32,
         pub rows: u32,
         pub cols: u32,
@@ -44,8 +44,8 @@ const fn spec(entry: &'static str, slots: &'static [Slot]) -> KernelSpec {
 const IN_OUT: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::ReadWrite];
 const TWO_IN: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
 
-pub(crate) const LIFT_INPUT: KernelSpec = spec("lift_input", IN_OUT);
-pub(crate) const TIME_FEATURES: KernelSpec = spec("time_features", TWO_IN);
+const LIFT_INPUT: KernelSpec = spec("lift_input", IN_OUT);
+const TIME_FEATURES: KernelSpec = spec("time_features", TWO_IN);
 const GATHER_ROWS: KernelSpec = spec("gather_rows", TWO_IN);
 pub(crate) const DSM_INPUTS: KernelSpec = spec(
     "dsm_inputs",
@@ -71,7 +71,7 @@ pub(crate) const DSM_GRAD: KernelSpec = spec(
 
 /// Records `spec` over `work` invocations with `p` and `bindings` (in
 /// binding order after the uniform).
-pub(crate) fn record(
+pub(super) fn record(
     gpu: &Gpu,
     pass: &mut wgpu::ComputePass<'_>,
     spec: &KernelSpec,
@@ -126,6 +126,95 @@ impl GatherRows<'_> {
             &p,
             &[self.index, src, dst],
             self.rows * self.cols,
+        )
+    }
+}
+
+/// The lifting's input channels `[field, g_y, g_x]` `[batch, 3, p_pad]`
+/// of square fields `[batch, side, side]` (padding points 0).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LiftInput {
+    /// Fields.
+    pub batch: usize,
+    /// Rows and columns of a field.
+    pub side: usize,
+    /// Points per channel with padding (≥ `side²`).
+    pub p_pad: usize,
+}
+
+impl LiftInput {
+    /// Records the channels of `field` into `out`.
+    ///
+    /// # Errors
+    /// Kernel build errors.
+    pub(crate) fn record(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass<'_>,
+        field: &Tensor,
+        out: &Tensor,
+    ) -> Result<()> {
+        let p = GlueParams {
+            batch: self.batch as u32,
+            rows: self.side as u32,
+            cols: self.side as u32,
+            p_pad: self.p_pad as u32,
+            in_bs: (self.side * self.side) as u32,
+            ..Default::default()
+        };
+        record(
+            gpu,
+            pass,
+            &LIFT_INPUT,
+            &p,
+            &[field, out],
+            self.batch * self.p_pad,
+        )
+    }
+}
+
+/// Gaussian Fourier time features `[embed, bp]` of `batch` times (columns
+/// `b ≥ batch` 0), with the `embed / 2` frequencies at `freq_off` of the
+/// flat parameters.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TimeFeatures {
+    /// Times.
+    pub batch: usize,
+    /// Padded batch (columns of the output).
+    pub bp: usize,
+    /// Features per time.
+    pub embed: usize,
+    /// Offset of the frequencies in the flat parameters.
+    pub freq_off: usize,
+}
+
+impl TimeFeatures {
+    /// Records the features of the times `t` `[batch]` into `out`.
+    ///
+    /// # Errors
+    /// Kernel build errors.
+    pub(crate) fn record(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass<'_>,
+        t: &Tensor,
+        params: &Tensor,
+        out: &Tensor,
+    ) -> Result<()> {
+        let p = GlueParams {
+            batch: self.batch as u32,
+            embed: self.embed as u32,
+            freq_off: self.freq_off as u32,
+            bp: self.bp as u32,
+            ..Default::default()
+        };
+        record(
+            gpu,
+            pass,
+            &TIME_FEATURES,
+            &p,
+            &[t, params, out],
+            self.embed * self.bp,
         )
     }
 }

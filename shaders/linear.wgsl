@@ -1,6 +1,6 @@
 // Pointwise linear layers (1x1 convolutions, nn.Linear applied at every
 // point) of the score network, forward and backward side by side
-// (science.md §6):
+// (docs/specification.md §6):
 //
 //   forward:  z[b, o, p] = sum_i W[o, i] x[b, i, p] + bias[o]
 //                          (+ add[b, o, p]) (+ temb[b, o]),

@@ -1,4 +1,4 @@
-// Fine-to-coarse restriction of batched fields (science.md §3), two ways.
+// Fine-to-coarse restriction of batched fields (docs/specification.md §3), two ways.
 //
 // truncate, the sharp spectral cutoff filter (the default): the coarse half spectrum [B, m, m/2+1] keeps the
 // fine bins with |kx|, |ky| < m/2, scaled by (m/n)^2 so that the coarse

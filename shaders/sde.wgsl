@@ -1,4 +1,4 @@
-// Reverse-time VE-SDE steps (science.md §5). The score source writes
+// Reverse-time VE-SDE steps (docs/specification.md §5). The score source writes
 // out = sigma(t) * score at the evaluation point x (the network's output
 // before its division by sigma(t)); the host folds 1/sigma, g(t)^2 and the
 // step length into `drift` (f64 there, so that no kernel evaluates s^t).

@@ -12,7 +12,7 @@
 //   advection (physical)           ->  r2c
 //   cn_update (spectral): Crank–Nicolson for the linear terms with the
 //   dealiased (2/3 rule) advection and the forcing explicit.
-// Source: the scheme of the PyTorch baseline ../shared/baselines/torch_ns.py
+// Source: the scheme of the PyTorch baseline benches/baselines/torch_ns.py
 // (CN + Heun), itself the standard Fourier–Galerkin method of Canuto et al.,
 // "Spectral Methods", ch. 7.
 
@@ -37,7 +37,7 @@ struct Params {
     // forward Euler (1, 0), Heun corrector (1/2, 1/2).
     c1: f32,
     c2: f32,
-    // Stochastic forcing (science.md §2, the reference code's Q-Wiener
+    // Stochastic forcing (docs/specification.md §2, the reference code's Q-Wiener
     // forcing): per step dt sigma xi_hat with xi_hat = b(k) z, b(k) =
     // exp(-alpha |k|^2 / 2) n^2 / (L sqrt(dt)) and z the Hermitian part of
     // complex white noise summed over kappa draws; noise_scale = sigma
@@ -227,7 +227,7 @@ fn cn_update(
     cn_out[i] = w + (p.dt * g - 2.0 * a * w) / (1.0 + a);
 }
 
-// ---- closure_terms: the closure terms of the state w (science.md §3), for
+// ---- closure_terms: the closure terms of the state w (docs/specification.md §3), for
 // datasets: out [B, 2, n, half] = (G_hat, H_hat) with
 //   G = nu lap w + sigma xi   (xi: this step's stochastic forcing),
 //   H = -u . grad w            (dealiased; N1 = raw spectrum of u . grad w).
@@ -253,7 +253,7 @@ fn closure_terms(
 }
 
 // ---- subgrid_term: the LES sub-grid closure of a restricted state
-// (science.md §3, scenario sgs). This solver runs on the coarse grid and
+// (docs/specification.md §3, scenario sgs). This solver runs on the coarse grid and
 // holds the restricted vorticity w_bar; N1 = raw spectrum of u_bar . grad
 // w_bar (this solver's advection), and H_bar = the restricted fine
 // convection -bar(u . grad w). Then
@@ -279,7 +279,7 @@ fn subgrid_term(
 }
 
 // ---- Eddy-viscosity closures: the classical baselines of the sgs scenario
-// (science.md §3), in vorticity form (Leith 1996; Maulik & San 2017):
+// (docs/specification.md §3), in vorticity form (Leith 1996; Maulik & San 2017):
 //   -tau ~ C div(Delta^q s grad w),
 //   Smagorinsky: q = 2, s = |S| = sqrt(2 S_ij S_ij),  C = C_S^2;
 //   Leith:       q = 3, s = |grad w|,                C = C_L^3.

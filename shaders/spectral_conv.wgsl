@@ -1,4 +1,4 @@
-// The FNO spectral convolution (science.md §6) as truncated DFTs: only the
+// The FNO spectral convolution (docs/specification.md §6) as truncated DFTs: only the
 // kept modes are computed, forward and inverse, instead of full FFTs.
 //
 // Forward, for v [B, C, H, W] real (a channel slice of a wider tensor):
@@ -48,6 +48,9 @@ struct Params {
     scale0: f32,
     scale_rest: f32,
     sign: f32,
+    // To the host's 64 bytes (uniform structs are read in 16-byte rows).
+    _pad0: u32,
+    _pad1: u32,
 }
 
 override ACCUMULATE: bool = false;

@@ -35,6 +35,7 @@ pub mod job;
 pub mod metrics;
 pub mod ns;
 pub mod plot;
+pub mod reference;
 pub mod rng;
 pub mod score;
 pub mod sde;

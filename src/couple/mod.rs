@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::fft::{Fft2d, Transform};
 use crate::gpu::{DType, Gpu, Tensor};
 use crate::ns::NsSolver;
-use crate::score::glue::{self, GlueParams, GATHER_ROWS};
+use crate::score::inputs::GatherRows;
 use crate::score::linear::{Act, Epilogue, Linear};
 use crate::score::spectral_conv::Method;
 use crate::score::ScoreConfig;
@@ -342,20 +342,13 @@ impl LearnedClosure {
                     "observation frame {frame} of {frames}"
                 )));
             }
-            let p = GlueParams {
-                batch: rows as u32,
-                cols: (s * s) as u32,
-                in_off: (frame * rows) as u32,
-                ..Default::default()
+            let gather = GatherRows {
+                index,
+                first: frame * rows,
+                rows,
+                cols: s * s,
             };
-            glue::record(
-                gpu,
-                &mut pass,
-                &GATHER_ROWS,
-                &p,
-                &[index, obs, &ws.s],
-                rows * s * s,
-            )?;
+            gather.record(gpu, &mut pass, obs, &ws.s)?;
         }
         let steps = self.net.sampler().config().steps as u64;
         let stride = (rows * n * n).div_ceil(4) as u64;

@@ -29,7 +29,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu, Kernel, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{DType, Gpu, Kernel, KernelSpec, ShaderSource, Slot, Tensor};
+
+/// `shaders/fft.wgsl`: the batched Stockham FFT passes.
+pub const SHADER: ShaderSource = crate::shader!("fft.wgsl");
 
 /// Which transform to record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -116,7 +119,7 @@ pub const MIN_LEN: usize = 2;
 pub const MAX_LEN: usize = 1024;
 
 const SPEC: KernelSpec = KernelSpec {
-    shader: Shader::Fft,
+    shader: SHADER,
     entry: "fft_lines",
     slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
 };
@@ -124,19 +127,21 @@ const SPEC: KernelSpec = KernelSpec {
 /// Workgroup memory every adapter guarantees (WebGPU default limit).
 const WORKGROUP_BYTES: usize = 16384;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    lines: u32,
-    lines_per_batch: u32,
-    tw_stride: u32,
-    _pad0: u32,
-    in_line: u32,
-    in_batch: u32,
-    out_line: u32,
-    out_batch: u32,
-    scale: f32,
-    _pad1: [u32; 3],
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        lines: u32,
+        lines_per_batch: u32,
+        tw_stride: u32,
+        _pad0: u32,
+        in_line: u32,
+        in_batch: u32,
+        out_line: u32,
+        out_batch: u32,
+        scale: f32,
+        _pad1: [u32; 3],
+    }
 }
 
 /// Where a pass reads from or writes to.

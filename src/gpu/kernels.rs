@@ -1,6 +1,6 @@
 //! Kernel registry: every WGSL file under `shaders/` is compiled into a
-//! shader module once per device, and every (entry point, override
-//! constants) pipeline is built once and cached.
+//! shader module once per device (on first use), and every (entry point,
+//! override constants) pipeline is built once and cached.
 //!
 //! Bind group layouts are explicit ([`Slot`] lists) rather than derived from
 //! the shader, so that a binding the optimiser proves unused under some
@@ -12,78 +12,46 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 
-/// A WGSL source file of `shaders/`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Shader {
-    /// `shaders/fft.wgsl`: batched Stockham FFT passes.
-    Fft,
-    /// `shaders/rng.wgsl`: Philox4x32-10 uniform / normal fills.
-    Rng,
-    /// `shaders/spectral.wgsl`: Navier–Stokes right-hand side and update.
-    Spectral,
-    /// `shaders/restrict.wgsl`: fine-to-coarse restriction filters.
-    Restrict,
-    /// `shaders/linear.wgsl`: pointwise linear layers, forward and backward.
-    Linear,
-    /// `shaders/spectral_conv.wgsl`: FNO spectral convolution as truncated
-    /// DFTs, forward and backward.
-    SpectralConv,
-    /// `shaders/resample.wgsl`: dense per-axis maps (bicubic interpolation).
-    Resample,
-    /// `shaders/score.wgsl`: the score network's inputs and loss.
-    Score,
-    /// `shaders/adam.wgsl`: the Adam optimizer.
-    Adam,
-    /// `shaders/sde.wgsl`: reverse-SDE / probability-flow steps.
-    Sde,
+/// A WGSL file of `shaders/`, declared by the host module that drives it
+/// (with [`shader!`](crate::shader)) rather than in a central list, so
+/// that adding a kernel family touches its own files only.
+///
+/// Equality and hashing go by `name` alone: the registry keys its cache
+/// on it, and one file has one source.
+#[derive(Clone, Copy, Debug)]
+pub struct ShaderSource {
+    /// File name under `shaders/` (labels and error messages).
+    pub name: &'static str,
+    /// WGSL source text (embedded at build time).
+    pub source: &'static str,
 }
 
-impl Shader {
-    /// Every shader, for the registry and the naga validation test.
-    pub const ALL: [Shader; 10] = [
-        Shader::Fft,
-        Shader::Rng,
-        Shader::Spectral,
-        Shader::Restrict,
-        Shader::Linear,
-        Shader::SpectralConv,
-        Shader::Resample,
-        Shader::Score,
-        Shader::Adam,
-        Shader::Sde,
-    ];
-
-    /// File name under `shaders/`.
-    pub fn file(self) -> &'static str {
-        match self {
-            Shader::Fft => "fft.wgsl",
-            Shader::Rng => "rng.wgsl",
-            Shader::Spectral => "spectral.wgsl",
-            Shader::Restrict => "restrict.wgsl",
-            Shader::Linear => "linear.wgsl",
-            Shader::SpectralConv => "spectral_conv.wgsl",
-            Shader::Resample => "resample.wgsl",
-            Shader::Score => "score.wgsl",
-            Shader::Adam => "adam.wgsl",
-            Shader::Sde => "sde.wgsl",
-        }
+impl PartialEq for ShaderSource {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
     }
+}
 
-    /// WGSL source text (embedded at build time).
-    pub fn source(self) -> &'static str {
-        match self {
-            Shader::Fft => include_str!("../../shaders/fft.wgsl"),
-            Shader::Rng => include_str!("../../shaders/rng.wgsl"),
-            Shader::Spectral => include_str!("../../shaders/spectral.wgsl"),
-            Shader::Restrict => include_str!("../../shaders/restrict.wgsl"),
-            Shader::Linear => include_str!("../../shaders/linear.wgsl"),
-            Shader::SpectralConv => include_str!("../../shaders/spectral_conv.wgsl"),
-            Shader::Resample => include_str!("../../shaders/resample.wgsl"),
-            Shader::Score => include_str!("../../shaders/score.wgsl"),
-            Shader::Adam => include_str!("../../shaders/adam.wgsl"),
-            Shader::Sde => include_str!("../../shaders/sde.wgsl"),
-        }
+impl Eq for ShaderSource {}
+
+impl std::hash::Hash for ShaderSource {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
     }
+}
+
+/// The [`ShaderSource`] of `shaders/$file`, embedded at build time.
+///
+/// The naga validation test finds the declarations by this macro's name,
+/// so every file of `shaders/` must be declared through it.
+#[macro_export]
+macro_rules! shader {
+    ($file:literal) => {
+        $crate::gpu::ShaderSource {
+            name: $file,
+            source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file)),
+        }
+    };
 }
 
 /// The kind of one binding of a kernel's bind group 0, in binding order.
@@ -101,7 +69,7 @@ pub enum Slot {
 #[derive(Clone, Copy, Debug)]
 pub struct KernelSpec {
     /// The shader file.
-    pub shader: Shader,
+    pub shader: ShaderSource,
     /// Entry point name.
     pub entry: &'static str,
     /// Bindings 0.. of group 0.
@@ -117,11 +85,11 @@ pub struct Kernel {
     label: String,
 }
 
-type Key = (Shader, &'static str, Vec<(String, u64)>);
+type Key = (ShaderSource, &'static str, Vec<(String, u64)>);
 
 /// Cache of shader modules and pipelines of one device.
 pub struct Kernels {
-    modules: Mutex<HashMap<Shader, Arc<wgpu::ShaderModule>>>,
+    modules: Mutex<HashMap<ShaderSource, Arc<wgpu::ShaderModule>>>,
     pipelines: Mutex<HashMap<Key, Arc<Kernel>>>,
 }
 
@@ -139,18 +107,22 @@ impl Kernels {
         }
     }
 
-    fn module(&self, device: &wgpu::Device, shader: Shader) -> Result<Arc<wgpu::ShaderModule>> {
+    fn module(
+        &self,
+        device: &wgpu::Device,
+        shader: ShaderSource,
+    ) -> Result<Arc<wgpu::ShaderModule>> {
         if let Some(m) = lock(&self.modules).get(&shader) {
             return Ok(m.clone());
         }
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(shader.file()),
-            source: wgpu::ShaderSource::Wgsl(shader.source().into()),
+            label: Some(shader.name),
+            source: wgpu::ShaderSource::Wgsl(shader.source.into()),
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Shader {
-                name: shader.file().into(),
+                name: shader.name.into(),
                 reason: e.to_string(),
             });
         }
@@ -203,7 +175,7 @@ impl Gpu {
                 count: None,
             })
             .collect();
-        let label = format!("{}::{}{:?}", spec.shader.file(), spec.entry, constants);
+        let label = format!("{}::{}{:?}", spec.shader.name, spec.entry, constants);
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let layout = self
             .device
@@ -234,7 +206,7 @@ impl Gpu {
             });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Shader {
-                name: spec.shader.file().into(),
+                name: spec.shader.name.into(),
                 reason: format!("entry '{}' {:?}: {e}", spec.entry, constants),
             });
         }

@@ -5,6 +5,7 @@
 
 mod context;
 pub mod kernels;
+pub mod layout;
 mod profile;
 mod tensor;
 
@@ -12,6 +13,6 @@ pub use context::{
     list_adapters, selected_adapter, AdapterSummary, Backend, Gpu, GpuOptions, ADAPTER_ENV,
     BACKEND_ENV, NO_ADAPTER_HELP,
 };
-pub use kernels::{Kernel, KernelSpec, Shader, Slot};
+pub use kernels::{Kernel, KernelSpec, ShaderSource, Slot};
 pub use profile::{resident_mib, Profiler, MAX_PASSES};
 pub use tensor::{DType, Tensor};

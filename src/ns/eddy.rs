@@ -1,5 +1,5 @@
 //! Eddy-viscosity closures: the classical baselines of the sgs scenario
-//! (science.md §3), as GPU kernels (`eddy_*` in `shaders/spectral.wgsl`).
+//! (docs/specification.md §3), as GPU kernels (`eddy_*` in `shaders/spectral.wgsl`).
 //!
 //! In vorticity form the sub-grid term is modelled as a diffusion with an
 //! eddy viscosity `ν_e`:
@@ -24,7 +24,8 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::fft::{Fft2d, Transform};
-use crate::gpu::{DType, Gpu, Kernel, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{DType, Gpu, Kernel, KernelSpec, Slot, Tensor};
+use crate::ns::solver::SHADER;
 
 use super::solver::Params;
 use super::{NsConfig, NsSolver};
@@ -121,27 +122,27 @@ impl FromStr for EddyViscosity {
 }
 
 const GRADIENTS: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "eddy_gradients",
     slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
 };
 const FLUX: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "eddy_flux",
     slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
 };
 const DIVERGENCE: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "eddy_divergence",
     slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
 };
 const COEFFICIENT: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "eddy_coefficient",
     slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
 };
 const APPLY: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "eddy_apply",
     slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
 };

@@ -1,12 +1,15 @@
 //! Fine → coarse restriction on the GPU (`shaders/restrict.wgsl`), the two
-//! of science.md §3: the sharp spectral cutoff filter (the default) and
+//! of docs/specification.md §3: the sharp spectral cutoff filter (the default) and
 //! plain striding (the reference code's).
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{Gpu, KernelSpec, ShaderSource, Slot, Tensor};
+
+/// `shaders/restrict.wgsl`: the spectral and strided restriction filters.
+pub const SHADER: ShaderSource = crate::shader!("restrict.wgsl");
 
 /// How a fine field becomes a coarse one (recorded in datasets).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,23 +44,25 @@ impl fmt::Display for Restriction {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    m: u32,
-    len: u32,
-    scale: f32,
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        n: u32,
+        m: u32,
+        len: u32,
+        scale: f32,
+    }
 }
 
 const TRUNCATE: KernelSpec = KernelSpec {
-    shader: Shader::Restrict,
+    shader: SHADER,
     entry: "truncate",
     slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
 };
 
 const STRIDE: KernelSpec = KernelSpec {
-    shader: Shader::Restrict,
+    shader: SHADER,
     entry: "stride",
     ..TRUNCATE
 };

@@ -6,14 +6,18 @@
 //! (`u·∇ω` in physical space) → r2c; the update is Crank–Nicolson for
 //! `ν Δω − drag ω` with the (2/3-dealiased) advection and the forcing
 //! explicit: forward Euler (1st order) or Heun (predictor–corrector, 2nd
-//! order), as the PyTorch baseline `../shared/baselines/torch_ns.py`.
+//! order), as the PyTorch baseline `benches/baselines/torch_ns.py`.
 //! Everything stays on the GPU; a step records 7 (Euler) or 14 (Heun)
 //! dispatches and no host round trip.
 
 use crate::error::{Error, Result};
 use crate::fft::{Fft2d, Transform};
-use crate::gpu::{DType, Gpu, Kernel, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{DType, Gpu, Kernel, KernelSpec, ShaderSource, Slot, Tensor};
 use crate::rng::{Distribution, Rng};
+
+/// `shaders/spectral.wgsl`: the solver's right-hand side and update, and
+/// the eddy closures of `ns::eddy` (one uniform, shared helpers).
+pub const SHADER: ShaderSource = crate::shader!("spectral.wgsl");
 
 /// Explicit scheme for the advection and forcing terms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,26 +114,28 @@ impl NsConfig {
     }
 }
 
-/// The uniform of `shaders/spectral.wgsl` (its `Params`, field for field).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub(crate) struct Params {
-    pub n: u32,
-    pub half: u32,
-    pub spec_len: u32,
-    pub phys_len: u32,
-    pub kappa: f32,
-    pub nu: f32,
-    pub drag: f32,
-    pub dt: f32,
-    pub c1: f32,
-    pub c2: f32,
-    pub noise_alpha: f32,
-    pub noise_scale: f32,
-    pub cutoff: u32,
-    pub delta: f32,
-    pub leith: u32,
-    pub pad: u32,
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    /// The uniform of `shaders/spectral.wgsl` (its `Params`, field for field).
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    pub(crate) struct Params {
+        pub n: u32,
+        pub half: u32,
+        pub spec_len: u32,
+        pub phys_len: u32,
+        pub kappa: f32,
+        pub nu: f32,
+        pub drag: f32,
+        pub dt: f32,
+        pub c1: f32,
+        pub c2: f32,
+        pub noise_alpha: f32,
+        pub noise_scale: f32,
+        pub cutoff: u32,
+        pub delta: f32,
+        pub leith: u32,
+        pub pad: u32,
+    }
 }
 
 impl Params {
@@ -160,17 +166,17 @@ impl Params {
 }
 
 const GRADS: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "velocity_gradients",
     slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
 };
 const ADVECTION: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "advection",
     slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
 };
 const UPDATE: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "cn_update",
     slots: &[
         Slot::Uniform,
@@ -184,7 +190,7 @@ const UPDATE: KernelSpec = KernelSpec {
     ],
 };
 const CLOSURES: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "closure_terms",
     slots: &[
         Slot::Uniform,
@@ -195,7 +201,7 @@ const CLOSURES: KernelSpec = KernelSpec {
     ],
 };
 const SUBGRID: KernelSpec = KernelSpec {
-    shader: Shader::Spectral,
+    shader: SHADER,
     entry: "subgrid_term",
     slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
 };
@@ -611,8 +617,8 @@ impl NsSolver {
         &self.closure_out
     }
 
-    /// Records the LES sub-grid closure `−τ = ‾u·∇‾ω − ‾(u·∇ω)` (science.md
-    /// §3, scenario sgs) of the current state, which must be the restricted
+    /// Records the LES sub-grid closure `−τ = ‾u·∇‾ω − ‾(u·∇ω)`
+    /// (docs/specification.md §3, scenario sgs) of the current state, which must be the restricted
     /// fine vorticity `‾ω`: `restricted_terms` `[B, 2, n, n/2+1]` holds the
     /// restricted fine closure terms (Ĝ, Ĥ) of [`NsSolver::closure_terms`],
     /// and `out` `[B, n, n/2+1]` receives `‾H − H(‾ω)`, what this solver,

@@ -1,5 +1,5 @@
 //! Exact f64 moments of the reverse-time samplers on a Gaussian target
-//! (science.md §5), written from the schemes' definitions independently of
+//! (docs/specification.md §5), written from the schemes' definitions independently of
 //! the kernels' coefficient code.
 //!
 //! For data `N(μ, v0)` the VE-diffused score is `S(x, t) = −y / (v0 +
@@ -9,7 +9,7 @@
 //! `(v0 + σ(t)²)/(v0 + σ(T)²)`; the probability-flow ODE scales `y` itself
 //! by the square root of that.
 
-use diffclosure::sde::{FinalStep, Sampler, VeSde};
+use crate::sde::{FinalStep, Sampler, VeSde};
 
 /// Mean and variance of `y = x − μ` after the sampler, from `(m, v)` at
 /// `times[0]` (`times`: the decreasing schedule, `N + 1` values ending

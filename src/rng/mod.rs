@@ -8,17 +8,22 @@
 //! those functions' precision. CPU twin: `src/reference/philox.rs`.
 
 use crate::error::Result;
-use crate::gpu::{Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    counter_lo: u32,
-    counter_hi: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-    _pad: [u32; 3],
+/// `shaders/rng.wgsl`: the Philox4x32-10 fills.
+pub const SHADER: ShaderSource = crate::shader!("rng.wgsl");
+
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        n: u32,
+        counter_lo: u32,
+        counter_hi: u32,
+        seed_lo: u32,
+        seed_hi: u32,
+        _pad: [u32; 3],
+    }
 }
 
 /// The distribution of a fill.
@@ -85,7 +90,7 @@ impl Rng {
         };
         let kernel = gpu.kernel(
             &KernelSpec {
-                shader: Shader::Rng,
+                shader: SHADER,
                 entry,
                 slots: SLOTS,
             },

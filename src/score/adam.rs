@@ -1,23 +1,28 @@
 //! Adam on the flat parameter vector (`shaders/adam.wgsl`).
 
 use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{DType, Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    start: u32,
-    end: u32,
-    step_size: f32,
-    bc2_sqrt: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    _pad: u32,
+/// `shaders/adam.wgsl`: the Adam update.
+pub const SHADER: ShaderSource = crate::shader!("adam.wgsl");
+
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        start: u32,
+        end: u32,
+        step_size: f32,
+        bc2_sqrt: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+        _pad: u32,
+    }
 }
 
 const ADAM: KernelSpec = KernelSpec {
-    shader: Shader::Adam,
+    shader: SHADER,
     entry: "adam",
     slots: &[
         Slot::Uniform,

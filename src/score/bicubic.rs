@@ -1,39 +1,44 @@
-//! Bicubic interpolation of the sparse pipeline (science.md §6) on the GPU:
-//! two dense per-axis maps (`shaders/resample.wgsl`), forward and backward.
+//! Bicubic interpolation of the sparse pipeline (docs/specification.md §6) on the GPU:
+//! two dense per-axis maps (`shaders/bicubic.wgsl`), forward and backward.
 
 use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{DType, Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 use crate::score::linear::Act;
+
+/// `shaders/bicubic.wgsl`: the dense per-axis maps of the bicubic interpolation.
+pub const SHADER: ShaderSource = crate::shader!("bicubic.wgsl");
 
 /// `A` of PyTorch's bicubic kernel (Keys' cubic convolution).
 const CUBIC_A: f64 = -0.75;
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    batch: u32,
-    chan: u32,
-    na_in: u32,
-    na_out: u32,
-    nk: u32,
-    in_off: u32,
-    in_bs: u32,
-    in_cs: u32,
-    in_sa: u32,
-    in_sk: u32,
-    out_off: u32,
-    out_bs: u32,
-    out_cs: u32,
-    out_sa: u32,
-    out_sk: u32,
-    m_off: u32,
-    m_so: u32,
-    m_si: u32,
-    _pad: [u32; 2],
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        batch: u32,
+        chan: u32,
+        na_in: u32,
+        na_out: u32,
+        nk: u32,
+        in_off: u32,
+        in_bs: u32,
+        in_cs: u32,
+        in_sa: u32,
+        in_sk: u32,
+        out_off: u32,
+        out_bs: u32,
+        out_cs: u32,
+        out_sa: u32,
+        out_sk: u32,
+        m_off: u32,
+        m_so: u32,
+        m_si: u32,
+        _pad: [u32; 2],
+    }
 }
 
 const RESAMPLE: KernelSpec = KernelSpec {
-    shader: Shader::Resample,
+    shader: SHADER,
     entry: "resample",
     slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
 };

@@ -1,7 +1,7 @@
 //! ScoreFno checkpoints as safetensors.
 //!
 //! Tensor names and shapes are the PyTorch baseline's `state_dict`
-//! (`../shared/baselines/torch_score_fno.py`; complex weights as `[..., 2]`
+//! (`benches/baselines/torch_score_fno.py`; complex weights as `[..., 2]`
 //! real, the last axis (re, im)), so a checkpoint loads into NumPy or
 //! PyTorch by name. Training state rides along: Adam's moments as
 //! `optimizer.exp_avg.<name>` / `optimizer.exp_avg_sq.<name>`, the step,
@@ -58,7 +58,7 @@ pub const SDE_BASE_KEY: &str = "sde.s";
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for a malformed value, or an `s` other than
-/// the one the training kernels implement (`shaders/score.wgsl` fixes
+/// the one the training kernels implement (`shaders/inputs.wgsl` fixes
 /// `ln s` for σ(t)): such a model's noise levels are not this build's.
 pub fn sde_of(meta: &HashMap<String, String>) -> Result<VeSde> {
     let sde = VeSde::default();

@@ -1,4 +1,4 @@
-//! The ScoreFno configuration (science.md §6) and its parameter layout.
+//! The ScoreFno configuration (docs/specification.md §6) and its parameter layout.
 
 use std::collections::HashMap;
 
@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 
 /// Hyper-parameters of the conditional score network.
 ///
-/// Reference sizes (science.md §6): width 20, modes 8, 4 layers, time
+/// Reference sizes (docs/specification.md §6): width 20, modes 8, 4 layers, time
 /// embedding 256, fusion hidden 128; every pipeline on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScoreConfig {

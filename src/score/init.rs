@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::score::config::ScoreConfig;
 
-/// Scale of the Gaussian Fourier time frequencies (science.md §6).
+/// Scale of the Gaussian Fourier time frequencies (docs/specification.md §6).
 pub const TIME_FEATURE_SCALE: f64 = 30.0;
 
 /// A flat parameter vector for `cfg` drawn from `seed` (ChaCha8, stable

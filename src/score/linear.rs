@@ -2,8 +2,11 @@
 //! on the GPU, forward and backward (`shaders/linear.wgsl`).
 
 use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{DType, Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 use crate::score::config::ParamSpec;
+
+/// `shaders/linear.wgsl`: the pointwise linear layers, forward and backward.
+pub const SHADER: ShaderSource = crate::shader!("linear.wgsl");
 
 /// A channel slice of an activation tensor `[B, C, H, W]` (or `[B, C, P]`):
 /// channels `c0 .. c0 + channels`, all points.
@@ -57,31 +60,33 @@ impl<'a> Act<'a> {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    p: u32,
-    cin: u32,
-    cout: u32,
-    batch: u32,
-    x_off: u32,
-    x_bs: u32,
-    out_off: u32,
-    out_bs: u32,
-    add_off: u32,
-    add_bs: u32,
-    w_off: u32,
-    w_so: u32,
-    w_si: u32,
-    b_off: u32,
-    temb_off: u32,
-    temb_bs: u32,
-    temb_os: u32,
-    _pad: [u32; 3],
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        p: u32,
+        cin: u32,
+        cout: u32,
+        batch: u32,
+        x_off: u32,
+        x_bs: u32,
+        out_off: u32,
+        out_bs: u32,
+        add_off: u32,
+        add_bs: u32,
+        w_off: u32,
+        w_so: u32,
+        w_si: u32,
+        b_off: u32,
+        temb_off: u32,
+        temb_bs: u32,
+        temb_os: u32,
+        _pad: [u32; 3],
+    }
 }
 
 const FORWARD: KernelSpec = KernelSpec {
-    shader: Shader::Linear,
+    shader: SHADER,
     entry: "forward",
     slots: &[
         Slot::Uniform,
@@ -94,7 +99,7 @@ const FORWARD: KernelSpec = KernelSpec {
     ],
 };
 const ACTIVATION_BACKWARD: KernelSpec = KernelSpec {
-    shader: Shader::Linear,
+    shader: SHADER,
     entry: "activation_backward",
     slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
 };
@@ -103,7 +108,7 @@ const WEIGHT_GRAD_PARTIAL: KernelSpec = KernelSpec {
     ..ACTIVATION_BACKWARD
 };
 const ACTIVATION_FORWARD: KernelSpec = KernelSpec {
-    shader: Shader::Linear,
+    shader: SHADER,
     entry: "activation_forward",
     slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
 };
@@ -112,7 +117,7 @@ const CHANNEL_SUMS: KernelSpec = KernelSpec {
     ..ACTIVATION_FORWARD
 };
 const WEIGHT_GRAD_REDUCE: KernelSpec = KernelSpec {
-    shader: Shader::Linear,
+    shader: SHADER,
     entry: "weight_grad_reduce",
     slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
 };

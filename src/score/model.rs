@@ -1,12 +1,12 @@
-//! ScoreFno (science.md §6) forward and backward on the GPU: the layers of
+//! ScoreFno (docs/specification.md §6) forward and backward on the GPU: the layers of
 //! [`crate::score::linear`], [`crate::score::spectral_conv`] and
 //! [`crate::score::bicubic`] chained over a [`Workspace`] of activations.
 
 use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu, KernelSpec, Tensor};
+use crate::gpu::{DType, Gpu, Tensor};
 use crate::score::bicubic::Bicubic;
 use crate::score::config::{ParamSpec, ScoreConfig};
-use crate::score::glue::{self, GlueParams, LIFT_INPUT, TIME_FEATURES};
+use crate::score::inputs::{LiftInput, TimeFeatures};
 use crate::score::linear::{
     record_activation_backward, record_activation_forward, record_channel_sums, Act, Activation,
     Broadcast, Epilogue, Linear,
@@ -350,16 +350,13 @@ impl ScoreFno {
         }
         let c = self.cfg.width;
         // Time embedding [1, C, Bp].
-        self.glue(
-            gpu,
-            pass,
-            &TIME_FEATURES,
-            ws,
-            &[&ws.t, params, &ws.tfeat],
-            0,
-            0,
-            0,
-        )?;
+        let features = TimeFeatures {
+            batch: ws.batch,
+            bp: ws.bp,
+            embed: self.cfg.embed_dim,
+            freq_off: self.freq_off,
+        };
+        features.record(gpu, pass, &ws.t, params, &ws.tfeat)?;
         self.t_mlp[0].record_forward(
             gpu,
             pass,
@@ -389,16 +386,12 @@ impl ScoreFno {
                 Act::all(&tape.acts[0])
             } else {
                 let field = if k == 0 { &ws.x } else { &ws.w };
-                self.glue(
-                    gpu,
-                    pass,
-                    &LIFT_INPUT,
-                    ws,
-                    &[field, &tape.lift_in],
-                    n,
-                    n,
-                    n * n,
-                )?;
+                let lift = LiftInput {
+                    batch: ws.batch,
+                    side: n,
+                    p_pad: n * n,
+                };
+                lift.record(gpu, pass, field, &tape.lift_in)?;
                 pipe.lift.record_forward(
                     gpu,
                     pass,
@@ -454,16 +447,12 @@ impl ScoreFno {
             return Err(Error::InvalidArgument("the sparse pipeline is off".into()));
         };
         let s = ws.sensors;
-        self.glue(
-            gpu,
-            pass,
-            &LIFT_INPUT,
-            ws,
-            &[&ws.s, &tape.lift_in],
-            s,
-            s,
-            tape.lift_in.shape[2],
-        )?;
+        let lift = LiftInput {
+            batch: ws.batch,
+            side: s,
+            p_pad: tape.lift_in.shape[2],
+        };
+        lift.record(gpu, pass, &ws.s, &tape.lift_in)?;
         pipe.lift.record_forward(
             gpu,
             pass,
@@ -745,38 +734,6 @@ impl ScoreFno {
         sp.bicubic
             .record_backward(gpu, pass, s1, Act::all(&sp.d_lifted), false)?;
         Ok((Act::all(&sp.d_lifted), Act::all(&tape.lift_in)))
-    }
-
-    /// A glue kernel of `shaders/score.wgsl` over `bindings`.
-    #[allow(clippy::too_many_arguments)]
-    fn glue(
-        &self,
-        gpu: &Gpu,
-        pass: &mut wgpu::ComputePass<'_>,
-        spec: &KernelSpec,
-        ws: &Workspace,
-        bindings: &[&Tensor],
-        rows: usize,
-        cols: usize,
-        p_pad: usize,
-    ) -> Result<()> {
-        let p = GlueParams {
-            batch: ws.batch as u32,
-            rows: rows as u32,
-            cols: cols as u32,
-            p_pad: p_pad as u32,
-            in_bs: (rows * cols) as u32,
-            embed: self.cfg.embed_dim as u32,
-            freq_off: self.freq_off as u32,
-            bp: ws.bp as u32,
-            ..Default::default()
-        };
-        let work = if spec.entry == "time_features" {
-            self.cfg.embed_dim * ws.bp
-        } else {
-            ws.batch * p_pad
-        };
-        glue::record(gpu, pass, spec, &p, bindings, work)
     }
 }
 

@@ -7,33 +7,38 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::fft::{Fft2d, Transform};
-use crate::gpu::{DType, Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{DType, Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 use crate::score::config::ParamSpec;
 use crate::score::linear::Act;
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    batch: u32,
-    cin: u32,
-    cout: u32,
-    h: u32,
-    w: u32,
-    m: u32,
-    real_off: u32,
-    real_bs: u32,
-    chan: u32,
-    w_pos: u32,
-    w_neg: u32,
-    scale0: f32,
-    scale_rest: f32,
-    sign: f32,
-    _pad: [u32; 2],
+/// `shaders/spectral_conv.wgsl`: the spectral convolution as truncated DFTs, forward and backward.
+pub const SHADER: ShaderSource = crate::shader!("spectral_conv.wgsl");
+
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        batch: u32,
+        cin: u32,
+        cout: u32,
+        h: u32,
+        w: u32,
+        m: u32,
+        real_off: u32,
+        real_bs: u32,
+        chan: u32,
+        w_pos: u32,
+        w_neg: u32,
+        scale0: f32,
+        scale_rest: f32,
+        sign: f32,
+        _pad: [u32; 2],
+    }
 }
 
 const fn spec(entry: &'static str) -> KernelSpec {
     KernelSpec {
-        shader: Shader::SpectralConv,
+        shader: SHADER,
         entry,
         slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
     }

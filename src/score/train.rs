@@ -1,4 +1,4 @@
-//! Denoising score matching (science.md §5) on the GPU: the dataset is
+//! Denoising score matching (docs/specification.md §5) on the GPU: the dataset is
 //! uploaded once; every step gathers a shuffled batch on the GPU, draws t
 //! and the noise with the GPU RNG, runs forward, loss gradient, backward
 //! (micro-batches accumulate) and Adam in one command encoder.
@@ -12,11 +12,11 @@ use crate::error::{Error, Result};
 use crate::gpu::{DType, Gpu, Tensor};
 use crate::rng::{Distribution, Rng};
 use crate::score::adam::Adam;
-use crate::score::glue::{self, GlueParams, DSM_GRAD, DSM_INPUTS, GATHER_ROWS};
+use crate::score::inputs::{self, GatherRows, GlueParams, DSM_GRAD, DSM_INPUTS};
 use crate::score::model::{ScoreFno, Workspace};
 use crate::score::spectral_conv::Method;
 
-/// Training hyper-parameters (defaults: the reference code's, science.md
+/// Training hyper-parameters (defaults: the reference code's, docs/specification.md
 /// §6, except the batch).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
@@ -32,7 +32,7 @@ pub struct TrainConfig {
     pub lr_step: u64,
     /// See `lr_step`.
     pub lr_gamma: f64,
-    /// `t ~ U(t_min, t_max)` (ε and T_train of science.md §5).
+    /// `t ~ U(t_min, t_max)` (ε and T_train of docs/specification.md §5).
     pub t_min: f64,
     /// See `t_min`.
     pub t_max: f64,
@@ -306,26 +306,19 @@ impl Trainer {
             self.rng
                 .record(gpu, &mut pass, Distribution::Normal, &self.z)?;
             for j in 0..b / mb {
-                let gather =
-                    |pass: &mut wgpu::ComputePass<'_>, src: &Tensor, dst: &Tensor, cols: usize| {
-                        let p = GlueParams {
-                            batch: mb as u32,
-                            cols: cols as u32,
-                            in_off: (j * mb) as u32,
-                            ..Default::default()
-                        };
-                        glue::record(
-                            gpu,
-                            pass,
-                            &GATHER_ROWS,
-                            &p,
-                            &[&self.index, src, dst],
-                            mb * cols,
-                        )
-                    };
-                gather(&mut pass, &self.target, &self.x0, n * n)?;
-                gather(&mut pass, &self.omega, &ws.w, n * n)?;
-                gather(&mut pass, &self.obs, &ws.s, ws.sensors * ws.sensors)?;
+                let gather = GatherRows {
+                    index: &self.index,
+                    first: j * mb,
+                    rows: mb,
+                    cols: n * n,
+                };
+                gather.record(gpu, &mut pass, &self.target, &self.x0)?;
+                gather.record(gpu, &mut pass, &self.omega, &ws.w)?;
+                GatherRows {
+                    cols: ws.sensors * ws.sensors,
+                    ..gather
+                }
+                .record(gpu, &mut pass, &self.obs, &ws.s)?;
                 let p = GlueParams {
                     batch: mb as u32,
                     rows: n as u32,
@@ -339,7 +332,7 @@ impl Trainer {
                     z_off: (j * mb * n * n) as u32,
                     ..Default::default()
                 };
-                glue::record(
+                inputs::record(
                     gpu,
                     &mut pass,
                     &DSM_INPUTS,
@@ -349,7 +342,7 @@ impl Trainer {
                 )?;
                 self.model
                     .record_forward(gpu, &mut pass, &self.params, ws)?;
-                glue::record(
+                inputs::record(
                     gpu,
                     &mut pass,
                     &DSM_GRAD,

@@ -10,7 +10,7 @@
 use crate::data::dataset::Samples;
 use crate::error::{Error, Result};
 use crate::gpu::{DType, Gpu, Tensor};
-use crate::score::glue::{self, GlueParams, GATHER_ROWS};
+use crate::score::inputs::GatherRows;
 use crate::score::model::{ScoreFno, Workspace};
 use crate::score::spectral_conv::Method;
 use crate::score::ScoreConfig;
@@ -240,19 +240,13 @@ impl<'a> Generator<'a> {
         let (b, n, s) = (ws.batch, ws.n, ws.sensors);
         let mut pass = enc.begin_compute_pass(&Default::default());
         for (src, dst, cols) in [(&self.omega, &ws.w, n * n), (&self.obs, &ws.s, s * s)] {
-            let p = GlueParams {
-                batch: b as u32,
-                cols: cols as u32,
-                ..Default::default()
+            let gather = GatherRows {
+                index: &self.index,
+                first: 0,
+                rows: b,
+                cols,
             };
-            glue::record(
-                gpu,
-                &mut pass,
-                &GATHER_ROWS,
-                &p,
-                &[&self.index, src, dst],
-                b * cols,
-            )?;
+            gather.record(gpu, &mut pass, src, dst)?;
         }
         self.net.record(gpu, &mut pass, noise, frames)
     }

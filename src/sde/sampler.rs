@@ -1,4 +1,4 @@
-//! Reverse-time samplers of the VE-SDE (science.md §5): Euler–Maruyama,
+//! Reverse-time samplers of the VE-SDE (docs/specification.md §5): Euler–Maruyama,
 //! stochastic Heun and the probability-flow ODE (Heun) over the Karras
 //! schedule, each ending with one noise-free step from `t_min` to `t = 0`.
 //! Every step is a kernel of `shaders/sde.wgsl`; a whole trajectory is
@@ -26,10 +26,13 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, KernelSpec, Shader, Slot, Tensor};
+use crate::gpu::{Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 use crate::rng::{Distribution, Rng};
 use crate::score::model::{ScoreFno, Workspace};
 use crate::sde::{karras_times, VeSde};
+
+/// `shaders/sde.wgsl`: the reverse-SDE / probability-flow steps.
+const SHADER: ShaderSource = crate::shader!("sde.wgsl");
 
 /// The reverse-time integrator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -674,26 +677,28 @@ impl ReverseSampler {
     }
 }
 
-/// The uniform of `shaders/sde.wgsl` (see its field comments).
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    count: u32,
-    frame: u32,
-    _pad: [u32; 2],
-    drift: f32,
-    noise: f32,
-    t: f32,
-    w1: f32,
-    mu1: f32,
-    var1: f32,
-    mu2: f32,
-    var2: f32,
+crate::gpu::layout::wgsl_struct! {
+    #[wgsl(SHADER, Params, test params_mirror_wgsl)]
+    /// The uniform of `shaders/sde.wgsl` (see its field comments).
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        count: u32,
+        frame: u32,
+        _pad: [u32; 2],
+        drift: f32,
+        noise: f32,
+        t: f32,
+        w1: f32,
+        mu1: f32,
+        var1: f32,
+        mu2: f32,
+        var2: f32,
+    }
 }
 
 const fn spec(entry: &'static str, slots: &'static [Slot]) -> KernelSpec {
     KernelSpec {
-        shader: Shader::Sde,
+        shader: SHADER,
         entry,
         slots,
     }

@@ -461,7 +461,7 @@ fn striding_samples_the_fine_grid() {
     assert!(err < 1e-5, "strided omega_16: {err:.2e}");
 }
 
-/// Closure consistency (science.md §3): the coarse model (32²), given at
+/// Closure consistency (docs/specification.md §3): the coarse model (32²), given at
 /// every step the restricted exact closure of the fine run (64², recorded
 /// by `ClosureRecorder`), follows the restricted truth; without it, it
 /// drifts away (≥ 10× further).

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use diffclosure::gpu::{DType, KernelSpec, Profiler, Shader, Slot, Tensor};
+use diffclosure::gpu::{DType, KernelSpec, Profiler, Slot, Tensor};
 use diffclosure::rng::{Distribution, Rng};
 
 use crate::gpu;
@@ -40,7 +40,7 @@ fn tensors_round_trip_and_refuse_bad_shapes() {
 fn kernels_are_built_once() {
     let g = gpu();
     let spec = KernelSpec {
-        shader: Shader::Rng,
+        shader: diffclosure::rng::SHADER,
         entry: "uniform_fill",
         slots: &[Slot::Uniform, Slot::ReadWrite],
     };

@@ -1,39 +1,16 @@
-//! The f64 ScoreFno reference (`src/reference/score.rs`): its hand-written
+//! The f64 ScoreFno reference (`src/reference/score/`): its hand-written
 //! reverse mode against central finite differences for every parameter
 //! tensor and every input, with every pipeline on and in each ablation, and
 //! properties of the building blocks that a wrong implementation fails.
 //!
-//! Finite differences: `L(θ) = Σ r ⊙ score(θ)` with a fixed random `r` (not
-//! all ones, so that errors cannot cancel in a symmetric sum), checked on
-//! the two largest and two random entries of every tensor and along a
-//! random unit direction of the whole tensor (which sees every entry).
-//! The derivative is the fourth-order central difference
-//! `[8(L(+h) − L(−h)) − (L(+2h) − L(−2h))] / 12h`: truncation
-//! `h⁴ |L⁽⁵⁾| / 30`, rounding `1.5 δ / h` with `δ` the rounding noise of
-//! one evaluation of `L` (measured ≈ 4e-16 here: `L` is a sum of O(1)
-//! terms). With `h = 1e-3` both are ≈ 1e-12 absolute, i.e. ≤ 1e-7 relative
-//! for gradients ≥ 1e-5. (The two-point difference with `h = 1e-5`,
-//! truncation `h² |L‴| / 6` ≈ 1e-10 and rounding `δ / h` ≈ 4e-11, left
-//! 1e-5 relative on the smallest spectral-weight gradients.) The tolerance
-//! 1e-6 still fails any wrong sign, factor, index or missing path (errors
-//! of order 1). The relative error of one check is
-//! `|fd − an| / max(|an|, 1e-2 ‖g‖)`, `‖g‖` the largest entry (for single
-//! entries) or the 2-norm (for the direction) of that tensor's gradient:
-//! the floor keeps an entry that nearly vanishes, where only the absolute
-//! noise of the difference is left, from dividing by ~0.
+//! Finite differences as in `diffclosure::reference::fd`; the kernel
+//! families' own blocks (linear, spectral convolution) are checked beside
+//! their references.
 
 use diffclosure::score::ScoreConfig;
 
+use crate::reference::fd::{check_vector, data, TOL};
 use crate::reference::score::{self as net, Dense, Grid, Inputs, Spectral};
-use crate::test_data;
-
-const H: f64 = 1e-3;
-const FLOOR: f64 = 1e-2;
-const TOL: f64 = 1e-6;
-
-fn data(seed: u64, n: usize) -> Vec<f64> {
-    test_data(seed, n).into_iter().map(f64::from).collect()
-}
 
 fn small_cfg(vorticity: bool, sparse: bool) -> ScoreConfig {
     ScoreConfig {
@@ -80,69 +57,6 @@ fn inputs(seed: u64) -> Inputs {
         s: data(seed + 2, B * S * S),
         t: vec![0.3, 0.85],
     }
-}
-
-/// `|fd − an| / max(|an|, floor)`.
-fn rel(fd: f64, an: f64, floor: f64) -> f64 {
-    (fd - an).abs() / an.abs().max(floor)
-}
-
-/// A few distinct pseudo-random indices below `len` (all of them when few).
-fn sample(len: usize, k: usize, seed: u64) -> Vec<usize> {
-    if len <= 2 * k {
-        return (0..len).collect();
-    }
-    let mut out: Vec<usize> = Vec::new();
-    let mut s = seed;
-    while out.len() < k {
-        s = s
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let i = (s >> 33) as usize % len;
-        if !out.contains(&i) {
-            out.push(i);
-        }
-    }
-    out
-}
-
-/// Max relative error of the analytic gradient `an` of `f` at `x0`: on the
-/// two largest entries, two random ones and one random unit direction of
-/// all of `x0` (every entry when there are few).
-fn check_vector(f: &dyn Fn(&[f64]) -> f64, x0: &[f64], an: &[f64], seed: u64) -> f64 {
-    let max = an.iter().fold(0f64, |m, v| m.max(v.abs()));
-    assert!(max > 0.0, "a gradient that is identically 0 tests nothing");
-    // Fourth-order central difference along `dir`.
-    let fd = |dir: &dyn Fn(&mut [f64], f64)| {
-        let at = |s: f64| {
-            let mut p = x0.to_vec();
-            dir(&mut p, s * H);
-            f(&p)
-        };
-        (8.0 * (at(1.0) - at(-1.0)) - (at(2.0) - at(-2.0))) / (12.0 * H)
-    };
-    let mut entries = sample(x0.len(), 2, seed);
-    let mut by_size: Vec<usize> = (0..x0.len()).collect();
-    by_size.sort_by(|&a, &b| an[b].abs().total_cmp(&an[a].abs()));
-    entries.extend(
-        by_size
-            .into_iter()
-            .take(2)
-            .filter(|i| !entries.contains(i))
-            .collect::<Vec<_>>(),
-    );
-    let mut err = 0f64;
-    for i in entries {
-        let d = fd(&|v, h| v[i] += h);
-        err = err.max(rel(d, an[i], FLOOR * max));
-    }
-    let mut u = data(seed ^ 0xD1, x0.len());
-    let norm = u.iter().map(|v| v * v).sum::<f64>().sqrt();
-    u.iter_mut().for_each(|v| *v /= norm);
-    let d = fd(&|v, h| v.iter_mut().zip(&u).for_each(|(a, b)| *a += h * b));
-    let an_dir: f64 = an.iter().zip(&u).map(|(a, b)| a * b).sum();
-    let an_norm = an.iter().map(|v| v * v).sum::<f64>().sqrt();
-    err.max(rel(d, an_dir, FLOOR * an_norm))
 }
 
 /// FD check of `backward` for every parameter tensor and the inputs;
@@ -297,101 +211,17 @@ fn dsm_loss_gradient_matches_fd() {
 }
 
 // ---------------------------------------------------------------------------
-// Building blocks: their own FD checks (for per-kernel comparisons later).
+// Building blocks without a family file of their own (bicubic, lifting):
+// their FD checks. The linear and spectral blocks are checked beside their
+// references (src/reference/score/{linear,spectral_conv}.rs).
 // ---------------------------------------------------------------------------
 
 #[test]
 fn building_block_backwards_match_fd() {
-    let g = Grid {
-        batch: 2,
-        h: 8,
-        w: 8,
-    };
-    let (cin, cout, m) = (3, 2, 3);
-    let x = data(50, g.batch * cin * g.hw());
-    let dy = data(51, g.batch * cout * g.hw());
+    let cout = 2;
+    let bias = data(55, cout);
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| a * b).sum::<f64>();
     let mut worst = Vec::new();
-
-    // Spectral convolution: input and both complex weights.
-    let wp = data(52, cin * cout * m * m * 2);
-    let wn = data(53, cin * cout * m * m * 2);
-    let sp = |wp: &[f64], wn: &[f64], x: &[f64]| {
-        let s = Spectral {
-            cin,
-            cout,
-            modes: m,
-            w_pos: wp,
-            w_neg: wn,
-        };
-        dot(&net::spectral_conv(&s, x, g), &dy)
-    };
-    let s = Spectral {
-        cin,
-        cout,
-        modes: m,
-        w_pos: &wp,
-        w_neg: &wn,
-    };
-    let sg = net::spectral_conv_backward(&s, &x, g, &dy);
-    worst.push((
-        "spectral dx",
-        check_vector(&|v| sp(&wp, &wn, v), &x, &sg.dx, 1),
-    ));
-    worst.push((
-        "spectral w_pos",
-        check_vector(&|v| sp(v, &wn, &x), &wp, &sg.dw_pos, 2),
-    ));
-    worst.push((
-        "spectral w_neg",
-        check_vector(&|v| sp(&wp, v, &x), &wn, &sg.dw_neg, 3),
-    ));
-
-    // Pointwise linear map.
-    let w = data(54, cin * cout);
-    let bias = data(55, cout);
-    let lin = |w: &[f64], b: &[f64], x: &[f64]| {
-        let d = Dense {
-            cin,
-            cout,
-            weight: w,
-            bias: b,
-        };
-        dot(&net::linear(&d, x, g.batch, g.hw()), &dy)
-    };
-    let d = Dense {
-        cin,
-        cout,
-        weight: &w,
-        bias: &bias,
-    };
-    let lg = net::linear_backward(&d, &x, g.batch, g.hw(), &dy);
-    worst.push((
-        "linear dx",
-        check_vector(&|v| lin(&w, &bias, v), &x, &lg.dx, 4),
-    ));
-    worst.push((
-        "linear dW",
-        check_vector(&|v| lin(v, &bias, &x), &w, &lg.dweight, 5),
-    ));
-    worst.push((
-        "linear db",
-        check_vector(&|v| lin(&w, v, &x), &bias, &lg.dbias, 6),
-    ));
-
-    // GELU, SiLU (inputs spread over [-4, 4] to reach erf's both branches).
-    let xs: Vec<f64> = x.iter().map(|v| 4.0 * v).collect();
-    let dys = data(56, xs.len());
-    let gb = net::gelu_backward(&xs, &dys);
-    worst.push((
-        "gelu",
-        check_vector(&|v| dot(&net::gelu(v), &dys), &xs, &gb, 7),
-    ));
-    let sb = net::silu_backward(&xs, &dys);
-    worst.push((
-        "silu",
-        check_vector(&|v| dot(&net::silu(v), &dys), &xs, &sb, 8),
-    ));
 
     // Bicubic 4×4 → 8×8.
     let planes = 3;

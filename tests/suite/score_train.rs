@@ -12,12 +12,9 @@ use diffclosure::score::model::ScoreFno;
 use diffclosure::score::train::{TrainConfig, Trainer};
 use diffclosure::score::ScoreConfig;
 
+use crate::reference::f64s;
 use crate::reference::score as cpu;
 use crate::{gpu, test_data};
-
-fn f64s(v: &[f32]) -> Vec<f64> {
-    v.iter().map(|&x| f64::from(x)).collect()
-}
 
 /// Three Adam steps against torch.optim.Adam's update written out in f64,
 /// on the range [64, len) (the first 64 entries must stay untouched).

@@ -1,4 +1,4 @@
-//! Reverse-time samplers without a network (science.md §5): with the exact
+//! Reverse-time samplers without a network (docs/specification.md §5): with the exact
 //! score of a Gaussian and of a two-Gaussian mixture, the GPU samplers give
 //! the moments of their f64 recursion and of the target; the schemes
 //! converge at their order; a point's noise does not depend on batching.

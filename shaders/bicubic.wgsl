@@ -2,7 +2,7 @@
 //   out[b, c, A, k] = sum_i M[A, i] in[b, c, i, k]      (+ out when ACCUMULATE)
 // where the transformed axis is the rows or the columns, chosen by the
 // strides (sa: along the transformed axis, sk: along the other one).
-// Bicubic interpolation (science.md §6, the sparse pipeline) is two such
+// Bicubic interpolation (docs/specification.md §6, the sparse pipeline) is two such
 // maps, rows then columns, with matrices built on the host; its backward
 // is the same two maps with the matrices transposed (strides swapped).
 

@@ -1,9 +1,9 @@
 //! The conditional score network ScoreFno in f64 on the CPU: forward and a
 //! hand-written reverse mode, the ground truth of the GPU kernels.
 //!
-//! The network is the one of `src/score/mod.rs` (science.md §6), whose
+//! The network is the one of `src/score/mod.rs` (docs/specification.md §6), whose
 //! parameter names follow the PyTorch baseline
-//! (`../shared/baselines/torch_score_fno.py`). Parameters come as ONE flat
+//! (`benches/baselines/torch_score_fno.py`). Parameters come as ONE flat
 //! vector laid out by [`ScoreConfig::params`] (complex tensors as
 //! `[..., 2]` = (re, im)). Fields are row-major `[B, C, H, W]`, rows along
 //! `H` (the first axis, `y`).
@@ -17,12 +17,22 @@
 use std::collections::HashMap;
 use std::f64::consts::PI;
 
-use diffclosure::score::ScoreConfig;
-use rustfft::num_complex::Complex64;
+use crate::score::ScoreConfig;
 
-use super::fft;
+mod bicubic;
+mod linear;
+mod spectral_conv;
 
-/// `s` of the VE-SDE schedule (science.md §5).
+pub use bicubic::{bicubic, bicubic_backward, bicubic_taps};
+pub use linear::{
+    erf, gelu, gelu_backward, gelu_deriv, gelu_scalar, linear, linear_backward, silu,
+    silu_backward, silu_deriv, silu_scalar, Dense, DenseGrads,
+};
+pub use spectral_conv::{
+    spectral_conv, spectral_conv_backward, test_layer, Spectral, SpectralGrads,
+};
+
+/// `s` of the VE-SDE schedule (docs/specification.md §5).
 pub const SDE_SIGMA: f64 = 26.0;
 
 /// Scale of PyTorch's Gaussian Fourier time features (`t_feat.W ~ N(0, 30²)`).
@@ -51,452 +61,14 @@ impl Grid {
 }
 
 // ---------------------------------------------------------------------------
-// Scalar functions: erf, GELU, SiLU, σ(t)
+// The VE-SDE schedule
 // ---------------------------------------------------------------------------
 
-/// The error function, to ~1e-15 relative (a few ulp).
-///
-/// `|x| < 2.5`: `erf x = 2/√π e^{−x²} Σ_k 2^k x^{2k+1} / (1·3·…·(2k+1))`
-/// (Abramowitz & Stegun 7.1.6), whose terms are all positive (no
-/// cancellation, unlike the alternating Taylor series). Otherwise
-/// `1 − erfc x` with the continued fraction of `erfc` (A&S 7.1.14), which
-/// converges to full precision in 60 terms for `x ≥ 2.5`.
-pub fn erf(x: f64) -> f64 {
-    if x.is_nan() {
-        return x;
-    }
-    let a = x.abs();
-    let r = if a < 2.5 {
-        let a2 = a * a;
-        let (mut term, mut sum, mut k) = (a, a, 0.0);
-        while term > sum * 1e-17 {
-            k += 1.0;
-            term *= 2.0 * a2 / (2.0 * k + 1.0);
-            sum += term;
-        }
-        2.0 / PI.sqrt() * (-a2).exp() * sum
-    } else {
-        1.0 - erfc_large(a)
-    };
-    r.copysign(x)
-}
-
-/// `erfc a` for `a ≥ 2.5`: `e^{−a²}/√π · 1/(a + ½/(a + 1/(a + (3/2)/(a + …))))`,
-/// evaluated bottom-up.
-fn erfc_large(a: f64) -> f64 {
-    let mut f = a;
-    for k in (1..=60).rev() {
-        f = a + 0.5 * f64::from(k) / f;
-    }
-    (-a * a).exp() / (PI.sqrt() * f)
-}
-
-/// Exact GELU `x Φ(x) = x/2 (1 + erf(x/√2))` (PyTorch's default `F.gelu`).
-pub fn gelu_scalar(x: f64) -> f64 {
-    0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2))
-}
-
-/// `GELU'(x) = Φ(x) + x φ(x)`.
-pub fn gelu_deriv(x: f64) -> f64 {
-    let cdf = 0.5 * (1.0 + erf(x / std::f64::consts::SQRT_2));
-    let pdf = (-0.5 * x * x).exp() / (2.0 * PI).sqrt();
-    cdf + x * pdf
-}
-
-/// GELU of every element (any shape).
-pub fn gelu(v: &[f64]) -> Vec<f64> {
-    v.iter().map(|&x| gelu_scalar(x)).collect()
-}
-
-/// Backward of [`gelu`]: `dx = GELU'(x) dy` (`x` = the forward input).
-pub fn gelu_backward(x: &[f64], dy: &[f64]) -> Vec<f64> {
-    assert_eq!(x.len(), dy.len());
-    x.iter().zip(dy).map(|(&x, &d)| gelu_deriv(x) * d).collect()
-}
-
-/// `SiLU(x) = x / (1 + e^{−x})`.
-pub fn silu_scalar(x: f64) -> f64 {
-    x / (1.0 + (-x).exp())
-}
-
-/// `SiLU'(x) = σ(x) (1 + x (1 − σ(x)))`, `σ` the logistic function.
-pub fn silu_deriv(x: f64) -> f64 {
-    let s = 1.0 / (1.0 + (-x).exp());
-    s * (1.0 + x * (1.0 - s))
-}
-
-/// SiLU of every element (any shape).
-pub fn silu(v: &[f64]) -> Vec<f64> {
-    v.iter().map(|&x| silu_scalar(x)).collect()
-}
-
-/// Backward of [`silu`] (`x` = the forward input).
-pub fn silu_backward(x: &[f64], dy: &[f64]) -> Vec<f64> {
-    assert_eq!(x.len(), dy.len());
-    x.iter().zip(dy).map(|(&x, &d)| silu_deriv(x) * d).collect()
-}
-
 /// Marginal std of the VE-SDE, `σ(t) = sqrt((26^{2t} − 1) / (2 ln 26))`
-/// (science.md §5); `expm1` keeps full precision at small `t`.
+/// (docs/specification.md §5); `expm1` keeps full precision at small `t`.
 pub fn sigma(t: f64) -> f64 {
     let ln_s = SDE_SIGMA.ln();
     ((2.0 * t * ln_s).exp_m1() / (2.0 * ln_s)).sqrt()
-}
-
-// ---------------------------------------------------------------------------
-// Pointwise linear map (Linear / 1×1 Conv2d)
-// ---------------------------------------------------------------------------
-
-/// A pointwise linear layer: PyTorch `Linear(cin, cout)` (`weight [cout,
-/// cin]`) or `Conv2d(cin, cout, 1)` (`weight [cout, cin, 1, 1]`, the same
-/// numbers), and `bias [cout]`.
-#[derive(Clone, Copy, Debug)]
-pub struct Dense<'a> {
-    /// Input channels.
-    pub cin: usize,
-    /// Output channels.
-    pub cout: usize,
-    /// `[cout, cin]`.
-    pub weight: &'a [f64],
-    /// `[cout]`.
-    pub bias: &'a [f64],
-}
-
-/// Gradients of a [`Dense`] layer.
-#[derive(Clone, Debug)]
-pub struct DenseGrads {
-    /// Of the input, `[B, cin, P]`.
-    pub dx: Vec<f64>,
-    /// `[cout, cin]`.
-    pub dweight: Vec<f64>,
-    /// `[cout]`.
-    pub dbias: Vec<f64>,
-}
-
-/// `y[b, o, p] = Σ_i W[o, i] x[b, i, p] + bias[o]`: `x [B, cin, P]` →
-/// `y [B, cout, P]` (`P = H W` for a field, 1 for a vector `[B, C]`).
-pub fn linear(d: &Dense, x: &[f64], batch: usize, points: usize) -> Vec<f64> {
-    assert_eq!(x.len(), batch * d.cin * points, "linear: input size");
-    assert_eq!(d.weight.len(), d.cin * d.cout);
-    assert_eq!(d.bias.len(), d.cout);
-    let mut y = vec![0.0; batch * d.cout * points];
-    for b in 0..batch {
-        for o in 0..d.cout {
-            let yo = &mut y[(b * d.cout + o) * points..][..points];
-            yo.fill(d.bias[o]);
-            for i in 0..d.cin {
-                let wv = d.weight[o * d.cin + i];
-                let xi = &x[(b * d.cin + i) * points..][..points];
-                yo.iter_mut().zip(xi).for_each(|(y, &x)| *y += wv * x);
-            }
-        }
-    }
-    y
-}
-
-/// Backward of [`linear`]: `dx = Wᵀ dy`, `dW = Σ_{b,p} dy xᵀ`,
-/// `dbias = Σ_{b,p} dy`.
-pub fn linear_backward(
-    d: &Dense,
-    x: &[f64],
-    batch: usize,
-    points: usize,
-    dy: &[f64],
-) -> DenseGrads {
-    assert_eq!(
-        dy.len(),
-        batch * d.cout * points,
-        "linear_backward: dy size"
-    );
-    let mut g = DenseGrads {
-        dx: vec![0.0; batch * d.cin * points],
-        dweight: vec![0.0; d.cin * d.cout],
-        dbias: vec![0.0; d.cout],
-    };
-    for b in 0..batch {
-        for o in 0..d.cout {
-            let dyo = &dy[(b * d.cout + o) * points..][..points];
-            g.dbias[o] += dyo.iter().sum::<f64>();
-            for i in 0..d.cin {
-                let xi = &x[(b * d.cin + i) * points..][..points];
-                g.dweight[o * d.cin + i] += dyo.iter().zip(xi).map(|(a, b)| a * b).sum::<f64>();
-                let wv = d.weight[o * d.cin + i];
-                let dxi = &mut g.dx[(b * d.cin + i) * points..][..points];
-                dxi.iter_mut().zip(dyo).for_each(|(dx, &dy)| *dx += wv * dy);
-            }
-        }
-    }
-    g
-}
-
-// ---------------------------------------------------------------------------
-// Spectral convolution
-// ---------------------------------------------------------------------------
-
-/// A `SpectralConv2d(cin, cout, modes, modes)` (the baseline): complex
-/// weights `w_pos`, `w_neg` `[cin, cout, modes, modes, 2]`.
-#[derive(Clone, Copy, Debug)]
-pub struct Spectral<'a> {
-    /// Input channels.
-    pub cin: usize,
-    /// Output channels.
-    pub cout: usize,
-    /// Kept modes per axis.
-    pub modes: usize,
-    /// Rows `ky < modes`, `[cin, cout, modes, modes, 2]`.
-    pub w_pos: &'a [f64],
-    /// Rows `ky ≥ H − modes`, `[cin, cout, modes, modes, 2]`.
-    pub w_neg: &'a [f64],
-}
-
-/// Gradients of a [`Spectral`] layer.
-#[derive(Clone, Debug)]
-pub struct SpectralGrads {
-    /// Of the input, `[B, cin, H, W]`.
-    pub dx: Vec<f64>,
-    /// `[cin, cout, modes, modes, 2]`.
-    pub dw_pos: Vec<f64>,
-    /// `[cin, cout, modes, modes, 2]`.
-    pub dw_neg: Vec<f64>,
-}
-
-impl Spectral<'_> {
-    /// Flat (re) index of weight `[i, o, r, kx]`.
-    fn index(&self, i: usize, o: usize, r: usize, kx: usize) -> usize {
-        2 * (((i * self.cout + o) * self.modes + r) * self.modes + kx)
-    }
-
-    fn bank(&self, neg: bool) -> &[f64] {
-        if neg {
-            self.w_neg
-        } else {
-            self.w_pos
-        }
-    }
-
-    fn weight(&self, neg: bool, i: usize, o: usize, r: usize, kx: usize) -> Complex64 {
-        let k = self.index(i, o, r, kx);
-        let w = self.bank(neg);
-        Complex64::new(w[k], w[k + 1])
-    }
-
-    /// The kept rows `(ky, from w_neg, ky')` of an `h`-row half spectrum.
-    fn rows(&self, h: usize) -> impl Iterator<Item = (usize, bool, usize)> {
-        let m = self.modes;
-        (0..m)
-            .map(|r| (r, false, r))
-            .chain((0..m).map(move |r| (h - m + r, true, r)))
-    }
-
-    fn check(&self, g: Grid) {
-        let len = self.cin * self.cout * self.modes * self.modes * 2;
-        assert_eq!(self.w_pos.len(), len, "spectral: w_pos size");
-        assert_eq!(self.w_neg.len(), len, "spectral: w_neg size");
-        // Disjoint row blocks, and no kept column at or past Nyquist.
-        assert!(
-            2 * self.modes <= g.h && 2 * self.modes <= g.w,
-            "spectral: {} modes need a grid of at least {}², got {}×{}",
-            self.modes,
-            2 * self.modes,
-            g.h,
-            g.w
-        );
-    }
-}
-
-/// Weight of half-spectrum column `kx` in `numpy.fft.irfft2`: the bins
-/// `0 < kx < W/2` stand for themselves and their conjugates.
-fn column_multiplicity(kx: usize, w: usize) -> f64 {
-    if kx == 0 || 2 * kx == w {
-        1.0
-    } else {
-        2.0
-    }
-}
-
-/// `SpectralConv`: `[B, cin, H, W]` → `[B, cout, H, W]`,
-/// `y = irfft2(O)`, `O[o, ky, kx] = Σ_i rfft2(x)[i, ky, kx] w[i, o, ky', kx]`
-/// on the kept bins (`kx < modes`; rows `ky < modes` with `w_pos`,
-/// `ky' = ky`, and `ky ≥ H − modes` with `w_neg`, `ky' = ky − (H − modes)`),
-/// all other bins 0 (src/score/mod.rs; the baseline's `SpectralConv2d`).
-pub fn spectral_conv(sp: &Spectral, x: &[f64], g: Grid) -> Vec<f64> {
-    sp.check(g);
-    let (h, w, hw, m) = (g.h, g.w, g.hw(), sp.modes);
-    let half = w / 2 + 1;
-    assert_eq!(x.len(), g.batch * sp.cin * hw, "spectral_conv: input size");
-    let mut y = vec![0.0; g.batch * sp.cout * hw];
-    for b in 0..g.batch {
-        let spec: Vec<Vec<Complex64>> = (0..sp.cin)
-            .map(|i| fft::r2c(&x[(b * sp.cin + i) * hw..][..hw], h, w))
-            .collect();
-        for o in 0..sp.cout {
-            let mut out = vec![Complex64::new(0.0, 0.0); h * half];
-            for (ky, neg, r) in sp.rows(h) {
-                for kx in 0..m {
-                    out[ky * half + kx] = (0..sp.cin)
-                        .map(|i| spec[i][ky * half + kx] * sp.weight(neg, i, o, r, kx))
-                        .sum();
-                }
-            }
-            y[(b * sp.cout + o) * hw..][..hw].copy_from_slice(&fft::c2r(&out, h, w));
-        }
-    }
-    y
-}
-
-/// Backward of [`spectral_conv`] (`x` = its input).
-///
-/// With `θ = 2π(ky y/H + kx x/W)` and `c_kx` the [`column_multiplicity`],
-/// `irfft2(O)[y, x] = 1/(HW) Σ_k c_kx Re(O_k e^{iθ})`, so the gradient of
-/// its input (as `∂/∂re + i ∂/∂im`) is `dO_k = c_kx/(HW) rfft2(dy)_k`;
-/// the complex products give `dX_k = Σ_o dO_k conj(w)` and
-/// `dw = Σ_b dO_k conj(X_k)`; and `rfft2` has the adjoint
-/// `dx[y, x] = Σ_k Re(dX_k e^{iθ}) = HW · irfft2(dX / c)`.
-pub fn spectral_conv_backward(sp: &Spectral, x: &[f64], g: Grid, dy: &[f64]) -> SpectralGrads {
-    sp.check(g);
-    let (h, w, hw, m) = (g.h, g.w, g.hw(), sp.modes);
-    let half = w / 2 + 1;
-    assert_eq!(
-        dy.len(),
-        g.batch * sp.cout * hw,
-        "spectral_conv_backward: dy size"
-    );
-    let mut grads = SpectralGrads {
-        dx: vec![0.0; g.batch * sp.cin * hw],
-        dw_pos: vec![0.0; sp.w_pos.len()],
-        dw_neg: vec![0.0; sp.w_neg.len()],
-    };
-    let zero = Complex64::new(0.0, 0.0);
-    for b in 0..g.batch {
-        let spec_x: Vec<Vec<Complex64>> = (0..sp.cin)
-            .map(|i| fft::r2c(&x[(b * sp.cin + i) * hw..][..hw], h, w))
-            .collect();
-        let spec_dy: Vec<Vec<Complex64>> = (0..sp.cout)
-            .map(|o| fft::r2c(&dy[(b * sp.cout + o) * hw..][..hw], h, w))
-            .collect();
-        let mut spec_dx = vec![vec![zero; h * half]; sp.cin];
-        for (ky, neg, r) in sp.rows(h) {
-            for kx in 0..m {
-                let k = ky * half + kx;
-                let c = column_multiplicity(kx, w);
-                for (o, dy_o) in spec_dy.iter().enumerate() {
-                    let d_out = dy_o[k] * (c / hw as f64);
-                    for i in 0..sp.cin {
-                        let wv = sp.weight(neg, i, o, r, kx);
-                        // dX / c: the 1/c of the rfft2 adjoint, applied here.
-                        spec_dx[i][k] += d_out * wv.conj() / c;
-                        let dw = d_out * spec_x[i][k].conj();
-                        let j = sp.index(i, o, r, kx);
-                        let bank = if neg {
-                            &mut grads.dw_neg
-                        } else {
-                            &mut grads.dw_pos
-                        };
-                        bank[j] += dw.re;
-                        bank[j + 1] += dw.im;
-                    }
-                }
-            }
-        }
-        for (i, s) in spec_dx.iter().enumerate() {
-            let dxi = &mut grads.dx[(b * sp.cin + i) * hw..][..hw];
-            for (d, v) in dxi.iter_mut().zip(fft::c2r(s, h, w)) {
-                *d = v * hw as f64;
-            }
-        }
-    }
-    grads
-}
-
-// ---------------------------------------------------------------------------
-// Bicubic interpolation
-// ---------------------------------------------------------------------------
-
-/// Keys' cubic convolution for `|x| ≤ 1`.
-fn cubic1(x: f64) -> f64 {
-    ((CUBIC_A + 2.0) * x - (CUBIC_A + 3.0)) * x * x + 1.0
-}
-
-/// Keys' cubic convolution for `1 < |x| < 2`.
-fn cubic2(x: f64) -> f64 {
-    ((CUBIC_A * x - 5.0 * CUBIC_A) * x + 8.0 * CUBIC_A) * x - 4.0 * CUBIC_A
-}
-
-/// The four `(source index, weight)` taps of output index `dst` when
-/// resizing `src` points to `dst_size` along one axis, as PyTorch's CPU
-/// `upsample_bicubic2d` with `align_corners=True`: source coordinate
-/// `dst (src−1)/(dst_size−1)` (0 when `dst_size = 1`), taps
-/// `⌊·⌋−1 … ⌊·⌋+2` clamped to the border.
-pub fn bicubic_taps(src: usize, dst_size: usize, dst: usize) -> [(usize, f64); 4] {
-    assert!(src >= 1 && dst < dst_size);
-    let scale = if dst_size > 1 {
-        (src - 1) as f64 / (dst_size - 1) as f64
-    } else {
-        0.0
-    };
-    let real = scale * dst as f64;
-    // PyTorch's guard_index_and_lambda.
-    let i0 = (real.floor() as usize).min(src - 1);
-    let t = (real - i0 as f64).clamp(0.0, 1.0);
-    let c = [cubic2(t + 1.0), cubic1(t), cubic1(1.0 - t), cubic2(2.0 - t)];
-    std::array::from_fn(|k| ((i0 + k).saturating_sub(1).min(src - 1), c[k]))
-}
-
-/// Bicubic resize (`F.interpolate(mode="bicubic", align_corners=True)`) of
-/// `planes` fields `[planes, sh, sw]` → `[planes, dh, dw]`; interpolates
-/// along `x` first, then `y`, as PyTorch.
-pub fn bicubic(
-    x: &[f64],
-    planes: usize,
-    (sh, sw): (usize, usize),
-    (dh, dw): (usize, usize),
-) -> Vec<f64> {
-    assert_eq!(x.len(), planes * sh * sw, "bicubic: input size");
-    let ty: Vec<_> = (0..dh).map(|i| bicubic_taps(sh, dh, i)).collect();
-    let tx: Vec<_> = (0..dw).map(|j| bicubic_taps(sw, dw, j)).collect();
-    let mut y = vec![0.0; planes * dh * dw];
-    for p in 0..planes {
-        let src = &x[p * sh * sw..][..sh * sw];
-        for (i, ty) in ty.iter().enumerate() {
-            for (j, tx) in tx.iter().enumerate() {
-                y[(p * dh + i) * dw + j] = ty
-                    .iter()
-                    .map(|&(r, wy)| {
-                        wy * tx.iter().map(|&(c, wx)| wx * src[r * sw + c]).sum::<f64>()
-                    })
-                    .sum();
-            }
-        }
-    }
-    y
-}
-
-/// Backward of [`bicubic`] (its transpose): every output gradient is
-/// scattered back to its 16 clamped taps.
-pub fn bicubic_backward(
-    dy: &[f64],
-    planes: usize,
-    (sh, sw): (usize, usize),
-    (dh, dw): (usize, usize),
-) -> Vec<f64> {
-    assert_eq!(dy.len(), planes * dh * dw, "bicubic_backward: dy size");
-    let ty: Vec<_> = (0..dh).map(|i| bicubic_taps(sh, dh, i)).collect();
-    let tx: Vec<_> = (0..dw).map(|j| bicubic_taps(sw, dw, j)).collect();
-    let mut dx = vec![0.0; planes * sh * sw];
-    for p in 0..planes {
-        let dsrc = &mut dx[p * sh * sw..][..sh * sw];
-        for (i, ty) in ty.iter().enumerate() {
-            for (j, tx) in tx.iter().enumerate() {
-                let d = dy[(p * dh + i) * dw + j];
-                for &(r, wy) in ty {
-                    for &(c, wx) in tx {
-                        dsrc[r * sw + c] += wy * wx * d;
-                    }
-                }
-            }
-        }
-    }
-    dx
 }
 
 // ---------------------------------------------------------------------------
@@ -677,7 +249,7 @@ impl StackTape {
 }
 
 /// A `FourierStack`: `v ← fourier_layer(v)`, GELU between the layers,
-/// none after the last (science.md §6).
+/// none after the last (docs/specification.md §6).
 pub fn fno_stack(layers: &[Layer], v: &[f64], g: Grid, temb: Option<&[f64]>) -> StackTape {
     let mut tape = StackTape {
         inputs: vec![v.to_vec()],
@@ -1229,7 +801,7 @@ pub fn backward(
     }
 }
 
-/// Denoising score matching (science.md §5) for given times and noise:
+/// Denoising score matching (docs/specification.md §5) for given times and noise:
 /// `U_t = x0 + σ(t) z`, `loss = mean_b Σ_pixels (s_θ(U_t) σ(t) + z)²`;
 /// returns the loss and its gradients (`Grads::x` is `∂loss/∂x0`).
 /// Sizes: `x0`, `z` `[B, n, n]`, `w` `[B, n, n]`, `s` `[B, S, S]`, `t` `[B]`

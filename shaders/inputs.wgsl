@@ -1,4 +1,4 @@
-// Glue of the score network (science.md §5–6): its inputs (lifting
+// Glue of the score network (docs/specification.md §5–6): its inputs (lifting
 // channels, Gaussian Fourier time features), the noisy sample of the
 // denoising score-matching loss and the loss's gradient.
 
@@ -127,7 +127,7 @@ fn gather_rows(
     gr_dst[id] = gr_src[gr_index[prm.in_off + b] * prm.cols + j];
 }
 
-// ---- dsm_inputs (science.md §5): t = t_min + (t_max - t_min) u and the
+// ---- dsm_inputs (docs/specification.md §5): t = t_min + (t_max - t_min) u and the
 // noisy sample x_t = x0 + sigma(t) z, for u uniform and z normal (the
 // micro-batch's part of the step's draws, at u_off / z_off).
 @group(0) @binding(1) var<storage, read> di_u: array<f32>;

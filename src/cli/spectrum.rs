@@ -1,5 +1,5 @@
 //! `diffclosure spectrum`: time-averaged energy and enstrophy spectra of a
-//! trajectory file, and the resolution criterion of science.md §2; as
+//! trajectory file, and the resolution criterion of docs/specification.md §2; as
 //! JSON, a log–log plot and a vorticity heatmap on request.
 
 use std::path::{Path, PathBuf};

@@ -12,7 +12,7 @@ use crate::ns::{NsConfig, NsSolver};
 use super::LearnedClosure;
 
 /// The coarse model of `scenario` on an `m × m` grid for a truth run
-/// `fine` (science.md §3): for G the coarse model omits ν∆ω and the
+/// `fine` (docs/specification.md §3): for G the coarse model omits ν∆ω and the
 /// stochastic forcing (both are in G); for H it omits its advection; for
 /// sgs it keeps everything but the stochastic forcing, which no coarse
 /// model can know (the truth runs of H and sgs should have none).

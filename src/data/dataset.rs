@@ -1,4 +1,4 @@
-//! Closure datasets (science.md §4): samples of (coarse vorticity, closure
+//! Closure datasets (docs/specification.md §4): samples of (coarse vorticity, closure
 //! target, sparse observations of the target), split into train and test
 //! sets by trajectory, never by snapshot.
 
@@ -10,7 +10,7 @@ use std::str::FromStr;
 use crate::data::io::{self, NamedTensor, TensorFile};
 use crate::error::{Error, Result};
 
-/// Which closure term is the target `U` (science.md §3).
+/// Which closure term is the target `U` (docs/specification.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scenario {
     /// `G = νΔω + σξ`: stochastic viscous diffusion.

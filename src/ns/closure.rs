@@ -1,4 +1,4 @@
-//! Closure terms of a fine run, restricted to coarse grids (science.md §3):
+//! Closure terms of a fine run, restricted to coarse grids (docs/specification.md §3):
 //! what datasets are made of.
 
 use crate::error::{Error, Result};

@@ -1,7 +1,7 @@
 //! Integral diagnostics and spectra of a vorticity half spectrum, on the
 //! host (what is shown or saved is read back anyway).
 //!
-//! Normalisation (science.md §7): with `ω̂` the unnormalised DFT of an
+//! Normalisation (docs/specification.md §7): with `ω̂` the unnormalised DFT of an
 //! `n × n` field, `⟨ω²⟩ = Σ_k |ω̂_k|² / n⁴` over the full spectrum (Parseval);
 //! the half spectrum counts bins `0 < kx < n/2` twice. Energy
 //! `E = ½⟨|u|²⟩ = ½ Σ_k |ω̂_k|² / (|k|² n⁴)`, enstrophy `Z = ½⟨ω²⟩`; the

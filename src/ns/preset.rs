@@ -1,4 +1,4 @@
-//! The named set-ups of science.md §2 and Gaussian-random-field initial
+//! The named set-ups of docs/specification.md §2 and Gaussian-random-field initial
 //! conditions.
 
 use std::f64::consts::PI;

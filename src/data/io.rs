@@ -58,6 +58,12 @@ fn unreadable(bytes: &[u8], error: impl std::fmt::Display) -> String {
     let mut len = [0u8; 8];
     len.copy_from_slice(&bytes[..8]);
     let header = u64::from_le_bytes(len);
+    // safetensors refuses headers over 100 MB: a larger length is not one.
+    if header > 100_000_000 {
+        return format!(
+            "is not a safetensors file: its first 8 bytes do not give a header length ({header} bytes claimed)"
+        );
+    }
     if header > (size - 8) as u64 {
         return format!(
             "looks truncated or is not a safetensors file: its header claims {header} bytes, the file has {} after the length (copy it again)",

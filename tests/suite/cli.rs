@@ -680,7 +680,7 @@ mod simulate {
         let garbage = tmp("garbage.safetensors");
         std::fs::write(&garbage, b"not a tensor file").unwrap();
         let (ok, _, e) = run(&["--init", garbage.to_str().unwrap()], &out);
-        assert!(!ok && e.contains("not a valid safetensors"), "{e}");
+        assert!(!ok && e.contains("not a safetensors file"), "{e}");
         let (ok, _, e) = diffclosure(&[
             "simulate",
             "--grid",

@@ -213,7 +213,16 @@ pub fn run(gpu_args: &GpuArgs, a: &SpectrumArgs) -> Result<()> {
     if let Some(path) = &a.heatmap {
         let last = s[0] - 1;
         let field = &w.data[last * per..last * per + n * n];
-        let limit = heatmap_png(path, field, n, n, &HeatmapOptions::default())?;
+        let opts = HeatmapOptions {
+            title: Some(format!(
+                "vorticity ω of {}, trajectory 0, t = {:.2}",
+                file_name(&a.input),
+                time[last]
+            )),
+            colorbar: Some("vorticity ω (± max |ω|)".into()),
+            ..HeatmapOptions::default()
+        };
+        let limit = heatmap_png(path, field, n, n, &opts)?;
         println!(
             "vorticity heatmap (t = {:.2}, trajectory 0, colour limits ±{limit:.3}): {}",
             time[last],

@@ -182,6 +182,13 @@ impl CoupledJob {
     /// The closure with the coefficient applied, after checking the
     /// settings that need no file.
     fn check(&self) -> Result<ClosureKind> {
+        // The coarse grids a truth can hold (`simulate --coarse`).
+        if !self.grid.is_power_of_two() || self.grid < 8 {
+            job_bail!(
+                "--grid {}: coarse grids are powers of two, at least 8 (as `simulate --coarse` records them)",
+                self.grid
+            );
+        }
         let kind = match (self.closure, self.coefficient) {
             (kind, None) => kind,
             (ClosureKind::Eddy(mut e), Some(c)) if e.coefficient != Coefficient::Dynamic => {

@@ -408,6 +408,17 @@ pub fn run(gpu: &Gpu, config: &OfflineConfig) -> Result<OfflineSummary> {
             .iter()
             .map(|v| f64::from(v.abs()))
             .fold(0.0, f64::max);
+        // Truth, one or two samples, the first sample's error (see
+        // `evaluate_file`), all on the truth's scale.
+        let mut panel_titles = vec!["truth".to_string(), "sample 1".to_string()];
+        if panels.len() == 4 {
+            panel_titles.push("sample 2".into());
+        }
+        // The error is often faint on the truth's scale: its size in words.
+        let error = panels[panels.len() - 1];
+        let rms =
+            (error.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / error.len() as f64).sqrt();
+        panel_titles.push(format!("error of sample 1 (rms {rms:.2e})"));
         heatmap_strip_png(
             &config.fields_png(i),
             &panels,
@@ -416,17 +427,25 @@ pub fn run(gpu: &Gpu, config: &OfflineConfig) -> Result<OfflineSummary> {
             &HeatmapOptions {
                 limit: (limit > 0.0).then_some(limit),
                 min_size: 192,
+                title: Some(format!("row {}: {} (first condition)", i + 1, row.label)),
+                panel_titles,
+                colorbar: Some("closure term (one scale, ± max |truth|)".into()),
                 ..Default::default()
             },
         )?;
         let k_max = n / 2;
         let cut = |s: &[f64]| s[..=k_max.min(s.len() - 1)].to_vec();
+        // One row: plain names; several: each curve names its row.
+        let name = |what: &str| {
+            if rows.len() == 1 {
+                what.to_string()
+            } else {
+                format!("{what}, row {}: {}", i + 1, row.label)
+            }
+        };
+        curves.push(Curve::from_shells(name("truth"), &cut(&row.truth_spectrum)));
         curves.push(Curve::from_shells(
-            format!("row {} truth", i + 1),
-            &cut(&row.truth_spectrum),
-        ));
-        curves.push(Curve::from_shells(
-            format!("row {} samples", i + 1),
+            name("samples"),
             &cut(&row.sample_spectrum),
         ));
     }

@@ -20,7 +20,7 @@ use crate::data::io;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::job_bail;
-use crate::plot::lines::{lines_png, LinesOptions};
+use crate::plot::lines::{lines_png, LegendPlace, LinesOptions};
 use crate::plot::spectrum::{spectra_png, Curve, Marker, SpectraOptions};
 
 /// What the online report is made of and where it goes.
@@ -329,27 +329,43 @@ impl OnlineConfig {
 fn figures(gpu: &Gpu, rows: &[OnlineRow], out: &Path, at: &[usize]) -> Result<()> {
     let t = &rows[0].time;
     let frames = t.len();
+    // D_RE in % as in the tables; the correlation with the threshold
+    // that defines the table's decorrelation time.
     for (name, what, pick) in [
-        ("d_re.png", "D_RE of the vorticity", 0),
+        ("d_re.png", "D_RE of the vorticity (%)", 0),
         ("correlation.png", "pattern correlation", 1),
     ] {
         let curves: Vec<Curve> = rows
             .iter()
             .map(|r| {
-                let v = if pick == 0 { &r.d_re } else { &r.corr };
+                let (v, scale) = if pick == 0 {
+                    (&r.d_re, 100.0)
+                } else {
+                    (&r.corr, 1.0)
+                };
                 Curve::new(
                     r.label.clone(),
-                    t.iter().zip(v).map(|(a, b)| (a - t[0], *b)).collect(),
+                    t.iter()
+                        .zip(v)
+                        .map(|(a, b)| (a - t[0], scale * b))
+                        .collect(),
                 )
             })
             .collect();
+        let reference_lines = if pick == 1 {
+            vec![(0.95, "0.95: decorrelation threshold".to_string())]
+        } else {
+            Vec::new()
+        };
         lines_png(
             &out.join(name),
             &format!("{what} against the restricted truth"),
             &curves,
             &LinesOptions {
-                x_label: "elapsed time".into(),
+                x_label: "elapsed time (s)".into(),
                 y_label: what.into(),
+                reference_lines,
+                legend: LegendPlace::Emptiest,
                 ..Default::default()
             },
         )?;
@@ -388,9 +404,10 @@ fn figures(gpu: &Gpu, rows: &[OnlineRow], out: &Path, at: &[usize]) -> Result<()
             &format!("vorticity PDF at {when}"),
             &pdfs,
             &LinesOptions {
-                x_label: "vorticity".into(),
-                y_label: "density".into(),
+                x_label: "vorticity ω".into(),
+                y_label: "probability density".into(),
                 log_y: true,
+                legend: LegendPlace::Emptiest,
                 ..Default::default()
             },
         )?;
@@ -403,19 +420,22 @@ fn figures(gpu: &Gpu, rows: &[OnlineRow], out: &Path, at: &[usize]) -> Result<()
 fn markdown(title: &str, rows: &[OnlineRow], picks: &[usize], figures: &[String]) -> String {
     let t = &rows[0].time;
     let mut md = format!("# {title}\n\n");
-    md += "D_RE of the coarse vorticity against the restricted truth (mean over trajectories and members) at elapsed times; corr: pattern correlation at the end; decorrelation: elapsed time until the mean correlation first falls below 0.95; cost: wall seconds per simulated second (the run's own timing; compare runs of one adapter).\n\n";
+    md += "D_RE of the coarse vorticity against the restricted truth, in % (mean over trajectories and members), at elapsed times (the output times nearest to quarters of the span); corr: pattern correlation at the end; decorrelation: elapsed time until the mean correlation first falls below 0.95; spread: rms standard deviation of the ensemble's vorticity at the end (– for a run of one member); cost: wall seconds per simulated second (the run's own timing; compare runs of one adapter). Times in the model's time unit (s).\n\n";
     let head: Vec<String> = picks
         .iter()
-        .map(|&k| format!("D_RE at +{:.2}", t[k] - t[0]))
+        .map(|&k| format!("D_RE at +{:.2} s", t[k] - t[0]))
         .collect();
     md += &format!(
-        "| # | run | {} | corr (end) | decorrelation | spread (end) | cost (s/s) | cost vs row 1 |\n",
+        "| # | run | {} | corr (end) | decorrelation (s) | spread (end) | cost (s/s) | cost vs row 1 |\n",
         head.join(" | ")
     );
     md += &format!("|{}\n", "---|".repeat(8 + picks.len() - 1));
     let first_cost = rows[0].s_per_simulated_s;
     for (i, r) in rows.iter().enumerate() {
-        let d: Vec<String> = picks.iter().map(|&k| format!("{:.3}", r.d_re[k])).collect();
+        let d: Vec<String> = picks
+            .iter()
+            .map(|&k| format!("{:.1} %", 100.0 * r.d_re[k]))
+            .collect();
         md += &format!(
             "| {} | {} | {} | {:.3} | {} | {} | {} | {} |\n",
             i + 1,
@@ -423,9 +443,10 @@ fn markdown(title: &str, rows: &[OnlineRow], picks: &[usize], figures: &[String]
             d.join(" | "),
             r.corr[r.corr.len() - 1],
             r.decorrelates.map_or("never".into(), |v| format!("{v:.2}")),
-            r.spread
-                .as_ref()
-                .map_or("–".into(), |s| format!("{:.3e}", s[s.len() - 1])),
+            r.spread.as_ref().map_or("– (1 member)".into(), |s| format!(
+                "{:.3e}",
+                s[s.len() - 1]
+            )),
             r.s_per_simulated_s
                 .map_or("–".into(), |v| format!("{v:.1}")),
             match (first_cost, r.s_per_simulated_s) {

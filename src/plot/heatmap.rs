@@ -51,8 +51,9 @@ pub struct HeatmapOptions {
     /// A title above the figure (e.g. "closure term G, t = 35.0");
     /// default none.
     pub title: Option<String>,
-    /// One title per panel, drawn above it ("truth", "sample 1", "error");
-    /// default none. Fewer titles than panels leave the rest untitled.
+    /// One title per panel, drawn above it ("truth", "sample 1", "error";
+    /// `\n` starts a new line); default none. Fewer titles than panels
+    /// leave the rest untitled.
     pub panel_titles: Vec<String>,
     /// A horizontal colour bar under the panels with ticks at `-limit`,
     /// 0 and `+limit` and this label (the field and its unit); one bar per
@@ -251,11 +252,14 @@ fn annotate(strip: Strip, panels: usize, opts: &HeatmapOptions) -> Result<Strip>
     let margin = 10;
     let panel_w = (strip.width - opts.gap * (panels - 1)) / panels;
     let title_h = opts.title.as_ref().map_or(0, |_| TITLE_PX as usize + 12);
-    let heads_h = if opts.panel_titles.is_empty() {
-        0
-    } else {
-        LABEL_PX as usize + 8
-    };
+    // Panel titles may have several lines ('\n').
+    let head_lines = opts
+        .panel_titles
+        .iter()
+        .map(|t| t.lines().count())
+        .max()
+        .unwrap_or(0);
+    let heads_h = head_lines * (LABEL_PX as usize + 4) + if head_lines > 0 { 4 } else { 0 };
     let shared = strip.limits.windows(2).all(|l| l[0] == l[1]);
     let bars = if shared { 1 } else { panels };
     let bar_w = if shared {
@@ -324,12 +328,11 @@ fn annotate(strip: Strip, panels: usize, opts: &HeatmapOptions) -> Result<Strip>
         }
         for (p, t) in opts.panel_titles.iter().take(panels).enumerate() {
             let cx = x0 + p * (panel_w + opts.gap) + panel_w / 2;
-            root.draw(&Text::new(
-                t.as_str(),
-                at(cx, margin + title_h),
-                style(LABEL_PX, HPos::Center),
-            ))
-            .map_err(plot_err)?;
+            for (l, line) in t.lines().enumerate() {
+                let y = margin + title_h + l * (LABEL_PX as usize + 4);
+                root.draw(&Text::new(line, at(cx, y), style(LABEL_PX, HPos::Center)))
+                    .map_err(plot_err)?;
+            }
         }
         if let Some(label) = &opts.colorbar {
             for b in 0..bars {

@@ -469,7 +469,14 @@ impl SamplePlan {
                 let v = gpu.read_one(f)?;
                 let (strip, gif) = v.split_at(strip_steps.len() * n * n);
                 let truth = &data.target[conds[0] * n * n..(conds[0] + 1) * n * n];
-                write_trajectory(dir, strip, gif, truth, n)?;
+                // Each frame's time and noise level (the state after step
+                // i is at times[i]; the last is t = 0).
+                let times = cfg.times()?;
+                let labels: Vec<String> = strip_steps
+                    .iter()
+                    .map(|&i| format!("t={:.3}\nσ={:.3}", times[i], cfg.sde.sigma(times[i])))
+                    .collect();
+                write_trajectory(dir, strip, gif, truth, n, &labels)?;
                 frames_done = true;
             }
             done += count;
@@ -514,7 +521,14 @@ impl SamplePlan {
 /// The trajectory figures: the strip's frames then the truth as PNG, the
 /// GIF's frames (each `[n, n]`, concatenated), one colour scale ± max
 /// |truth|.
-fn write_trajectory(dir: &Path, strip: &[f32], gif: &[f32], truth: &[f32], n: usize) -> Result<()> {
+fn write_trajectory(
+    dir: &Path,
+    strip: &[f32],
+    gif: &[f32],
+    truth: &[f32],
+    n: usize,
+    labels: &[String],
+) -> Result<()> {
     let limit = truth.iter().map(|v| f64::from(v.abs())).fold(0.0, f64::max);
     let opts = HeatmapOptions {
         limit: (limit > 0.0).then_some(limit),
@@ -523,7 +537,18 @@ fn write_trajectory(dir: &Path, strip: &[f32], gif: &[f32], truth: &[f32], n: us
     };
     let mut panels: Vec<&[f32]> = strip.chunks_exact(n * n).collect();
     panels.push(truth);
-    heatmap_strip_png(&dir.join("trajectory.png"), &panels, n, n, &opts)?;
+    let mut panel_titles = labels.to_vec();
+    panel_titles.push("TRUTH\n(target)".into());
+    let strip_opts = HeatmapOptions {
+        title: Some(
+            "denoising trajectory of the first sample: noise at t_max → sample at t = 0, then the truth"
+                .into(),
+        ),
+        panel_titles,
+        colorbar: Some("closure term (one scale, ± max |truth|)".into()),
+        ..opts.clone()
+    };
+    heatmap_strip_png(&dir.join("trajectory.png"), &panels, n, n, &strip_opts)?;
     let frames: Vec<&[f32]> = gif.chunks_exact(n * n).collect();
     let gif_opts = HeatmapOptions {
         min_size: 256,

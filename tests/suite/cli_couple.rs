@@ -111,7 +111,7 @@ fn couple_runs_the_coarse_model_and_refuses_bad_input() {
         "0.05,0.1",
     ]);
     assert!(md.contains("| 1 | a |") && md.contains("| 2 | b |"), "{md}");
-    assert!(md.contains("D_RE at +0.05 | D_RE at +0.10 |"), "{md}");
+    assert!(md.contains("D_RE at +0.05 s | D_RE at +0.10 s |"), "{md}");
     for fig in [
         "d_re.png",
         "correlation.png",
@@ -153,6 +153,7 @@ fn couple_runs_the_coarse_model_and_refuses_bad_input() {
         let (okay, _, err) = diffclosure(&a);
         assert!(!okay && err.contains(needle), "{extra:?}: {err}");
         assert!(!bad.exists());
+        err
     };
     fails(
         &["--grid", "32", "--closure", "none", "--span", "5"],
@@ -195,6 +196,10 @@ fn couple_runs_the_coarse_model_and_refuses_bad_input() {
         "simulate with --coarse 16",
     );
     fails(&["--closure", "none", "--every", "0"], ">= 1");
+    // A grid no truth can hold is refused as such, not with advice to
+    // simulate it (`simulate --coarse 48` is refused too).
+    let e = fails(&["--closure", "none", "--grid", "48"], "powers of two");
+    assert!(!e.contains("--coarse 48"), "{e}");
     fails(
         &[
             "--grid",

@@ -533,9 +533,21 @@ mod cli {
         assert!(stdout.contains("±2.000"), "{stdout}");
         assert_eq!(decode(&png).dimensions(), (800, 600));
         let img = decode(&heat);
-        assert_eq!(img.dimensions(), (256, 256));
-        // Cell (row 0, col 8) = +2 = the limit: the red end, bottom row.
-        assert_eq!(img.get_pixel(8 * 8 + 3, 255).0, ANCHORS[10]);
+        // The 256² field (32² cells of 8 pixels), centred, with a title
+        // above and a colour bar below.
+        let (w, h) = img.dimensions();
+        assert!(w >= 256 && h > 256, "{w} x {h}");
+        // Cell (row 0, col 8) = +2 = the limit: the red end, in the
+        // field's bottom row (the lowest red cell of its column, 8 pixels
+        // high, the white margin below it: y points up).
+        let x = (w - 256) / 2 + 8 * 8 + 3;
+        let red: Vec<u32> = (0..h)
+            .filter(|&y| img.get_pixel(x, y).0 == ANCHORS[10])
+            .collect();
+        assert!(red.len() >= 8, "{red:?}");
+        let bottom = &red[red.len() - 8..];
+        assert_eq!(bottom[7] - bottom[0], 7, "one cell: {red:?}");
+        assert_eq!(img.get_pixel(x, bottom[7] + 1).0, [255, 255, 255]);
 
         // --png exists: refused, and --heatmap (new name) is not written.
         let heat2 = tmp("vort2.png");

@@ -30,6 +30,10 @@ fn main() -> diffclosure::Result<()> {
     })?;
     let gpu = Gpu::new(&GpuOptions::from_env()?)?;
     println!("adapter: {}", gpu.describe());
+    println!(
+        "an API demonstration: a tiny network trained one epoch on the shipped test split \
+         (the job warns that it is a test split), so its samples are not meant to be good"
+    );
 
     // A network of a few thousand weights, one epoch (a dozen steps of 8).
     let model = dir.join("model.safetensors");

@@ -153,7 +153,8 @@ enum Command {
     /// errors of `couple` runs over time.
     Evaluate(evaluate::EvaluateArgs),
     /// Run the coarse model of a closure scenario from a truth snapshot,
-    /// with no closure or the learned closure sampled online on the GPU.
+    /// with no closure, an eddy viscosity, the exact oracle, or the learned
+    /// closure (one sample or a mean) sampled online on the GPU.
     #[command(allow_negative_numbers = true)]
     Couple(couple::CoupleArgs),
     /// Join the shard files of one `sample` job into one file.

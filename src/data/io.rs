@@ -70,7 +70,7 @@ fn unreadable(bytes: &[u8], error: impl std::fmt::Display) -> String {
             size - 8
         );
     }
-    format!("is not a valid safetensors file, or is truncated or corrupt ({error})")
+    format!("is not a valid safetensors file, or is truncated or corrupt ({error}): copy it again")
 }
 
 impl TensorFile {

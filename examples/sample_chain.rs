@@ -14,7 +14,7 @@
 
 use std::path::PathBuf;
 
-use diffclosure::gpu::{Gpu, GpuOptions};
+use diffclosure::gpu::Gpu;
 use diffclosure::score::train_job::{ScoreOverrides, TrainJob, TrainOverrides};
 use diffclosure::sde::SampleJob;
 
@@ -28,7 +28,7 @@ fn main() -> diffclosure::Result<()> {
         path: dir.clone(),
         error,
     })?;
-    let gpu = Gpu::new(&GpuOptions::from_env()?)?;
+    let gpu = Gpu::from_env()?;
     println!("adapter: {}", gpu.describe());
     println!(
         "an API demonstration: a tiny network trained one epoch on the shipped test split \

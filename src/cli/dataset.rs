@@ -3,11 +3,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 
-use crate::data::dataset::{build, write, DatasetSpec, Scenario, Sensors};
-use crate::data::io;
+use crate::data::dataset::{DatasetJob, DatasetSpec, Sensors};
 
 /// Options of `diffclosure dataset`.
 #[derive(Args, Debug)]
@@ -48,62 +47,35 @@ pub struct DatasetArgs {
 /// # Errors
 /// Bad arguments or inputs, existing outputs (nothing is written then).
 pub fn run(a: &DatasetArgs) -> Result<()> {
-    let scenario: Scenario = a.scenario.parse()?;
-    let sensors = Sensors::parse(&a.sensors, a.sensor_grid.unwrap_or(a.grid))?;
-    let outputs: Vec<&PathBuf> = a.out_train.iter().chain([&a.out_test]).collect();
-    for out in &outputs {
-        io::refuse_existing(out)?;
-    }
-    if a.out_train
-        .as_ref()
-        .is_some_and(|t| io::same_file(t, &a.out_test))
-    {
-        bail!("--out-train and --out-test must differ");
-    }
-    for input in &a.input {
-        if outputs.iter().any(|o| io::same_file(input, o)) {
-            bail!("{} is both an input and an output", input.display());
-        }
-    }
-    for out in &outputs {
-        io::check_writable(out)?;
-    }
     let spec = DatasetSpec {
-        scenario,
+        scenario: a.scenario.parse()?,
         grid: a.grid,
-        sensors,
+        sensors: Sensors::parse(&a.sensors, a.sensor_grid.unwrap_or(a.grid))?,
         test_trajectories: a.test_trajectories,
         test_only: a.out_train.is_none(),
     };
-    let (train, test, meta) = build(&a.input, &spec)?;
-    let length: f64 = meta
-        .get("length")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(std::f64::consts::TAU);
-    write(
-        (a.out_train.as_deref(), &a.out_test),
-        (&train, &test),
-        &spec,
-        length,
-        &meta,
-    )?;
-    let train_part = match &a.out_train {
-        Some(p) => format!(
-            "{} ({} samples, trajectories {:?}) and ",
+    let job = DatasetJob::new(
+        a.input.clone(),
+        spec,
+        a.out_train.clone(),
+        a.out_test.clone(),
+    );
+    let done = job.run()?;
+    let train_part = match &done.train {
+        Some((p, samples, trajectories)) => format!(
+            "{} ({samples} samples, trajectories {trajectories:?}) and ",
             p.display(),
-            train.len(),
-            train.trajectories
         ),
         None => String::new(),
     };
+    let (test, samples, trajectories) = &done.test;
     println!(
-        "wrote {train_part}{} ({} samples, trajectories {:?}): scenario {scenario}, {}x{} grid, {s}x{s} sensors",
-        a.out_test.display(),
-        test.len(),
-        test.trajectories,
+        "wrote {train_part}{} ({samples} samples, trajectories {trajectories:?}): scenario {}, {}x{} grid, {s}x{s} sensors",
+        test.display(),
+        job.spec.scenario,
         a.grid,
         a.grid,
-        s = spec.sensors.per_axis
+        s = job.spec.sensors.per_axis
     );
     Ok(())
 }

@@ -454,3 +454,106 @@ impl Samples {
         })
     }
 }
+
+/// The job behind `diffclosure dataset`: train and test closure datasets
+/// from trajectory files, split by trajectory (the last
+/// `test_trajectories` to the test set).
+#[derive(Clone, Debug)]
+pub struct DatasetJob {
+    /// Trajectory files of [`crate::ns::TrajectoryJob`] holding the grid's
+    /// coarse fields (one or more, of one physics, different seeds).
+    pub inputs: Vec<PathBuf>,
+    /// What to build: scenario, grid, sensors, split.
+    pub spec: DatasetSpec,
+    /// Training set output; `None`: a test set alone (then every
+    /// trajectory may go to it).
+    pub out_train: Option<PathBuf>,
+    /// Test set output.
+    pub out_test: PathBuf,
+}
+
+/// What [`DatasetJob::run`] wrote.
+#[derive(Clone, Debug)]
+pub struct DatasetSummary {
+    /// The training set, if any: its path, samples and trajectory ids.
+    pub train: Option<(PathBuf, usize, Vec<usize>)>,
+    /// The test set: its path, samples and trajectory ids.
+    pub test: (PathBuf, usize, Vec<usize>),
+}
+
+impl DatasetJob {
+    /// A job of `spec` from `inputs` writing `out_train` (if any) and
+    /// `out_test`; `spec.test_only` is set when there is no training
+    /// output.
+    pub fn new(
+        inputs: Vec<PathBuf>,
+        mut spec: DatasetSpec,
+        out_train: Option<PathBuf>,
+        out_test: PathBuf,
+    ) -> Self {
+        spec.test_only = out_train.is_none();
+        DatasetJob {
+            inputs,
+            spec,
+            out_train,
+            out_test,
+        }
+    }
+
+    /// Checks the outputs before anything is read: none exists, they
+    /// differ from each other and from every input, and each can be
+    /// created.
+    ///
+    /// # Errors
+    /// [`Error::Job`] or a file error naming the output.
+    pub fn plan(&self) -> Result<()> {
+        let outputs: Vec<&PathBuf> = self.out_train.iter().chain([&self.out_test]).collect();
+        for out in &outputs {
+            io::refuse_existing(out)?;
+        }
+        if self
+            .out_train
+            .as_ref()
+            .is_some_and(|t| io::same_file(t, &self.out_test))
+        {
+            crate::job_bail!("--out-train and --out-test must differ");
+        }
+        for input in &self.inputs {
+            if outputs.iter().any(|o| io::same_file(input, o)) {
+                crate::job_bail!("{} is both an input and an output", input.display());
+            }
+        }
+        for out in &outputs {
+            io::check_writable(out)?;
+        }
+        Ok(())
+    }
+
+    /// Builds the splits ([`build`]) and writes them ([`write`]), both
+    /// files or neither.
+    ///
+    /// # Errors
+    /// What [`Self::plan`], [`build`] and [`write`] refuse.
+    pub fn run(&self) -> Result<DatasetSummary> {
+        self.plan()?;
+        let (train, test, meta) = build(&self.inputs, &self.spec)?;
+        let length: f64 = meta
+            .get("length")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(std::f64::consts::TAU);
+        write(
+            (self.out_train.as_deref(), &self.out_test),
+            (&train, &test),
+            &self.spec,
+            length,
+            &meta,
+        )?;
+        Ok(DatasetSummary {
+            train: self
+                .out_train
+                .clone()
+                .map(|p| (p, train.len(), train.trajectories.clone())),
+            test: (self.out_test.clone(), test.len(), test.trajectories),
+        })
+    }
+}

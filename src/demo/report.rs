@@ -107,7 +107,7 @@ impl Report {
                 if truth["resolved"].as_bool() == Some(true) {
                     "resolved by the ≥ 4 decades criterion"
                 } else {
-                    "marginally resolved: < 4 decades, as expected of the small preset's 128² truth"
+                    "under-resolved by the ≥ 4 decades criterion, as `spectrum` says too: expected of the small preset's 128² truth, kept small for speed"
                 }
             ));
             md.push_str("![vorticity](truth/vorticity.png) ![spectra](truth/spectrum.png)\n");

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 pub mod offline;
 pub mod online;
 pub mod spectra;
+pub mod spectrum_job;
 
 // The file formats the reports read.
 use crate::couple::FORMAT as COUPLED_FORMAT;

@@ -154,7 +154,7 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
     let gpu = Gpu::new(&gpu_args.options()?)?;
     let r = plan.run(&gpu)?;
     println!(
-        "wrote {} ({} snapshots of {} x {n}x{n}{}, t = 0..{}) on {}",
+        "wrote {} ({} snapshots of {} x {n}x{n}{}, at t = {:.2} .. {:.2} of a run over t = 0 .. {}) on {}",
         r.out.display(),
         r.snapshots,
         r.batch,
@@ -163,6 +163,8 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
         } else {
             ", coarse fields only"
         },
+        r.snapshot_times.0,
+        r.snapshot_times.1,
         r.t_end,
         r.adapter,
         n = r.grid,

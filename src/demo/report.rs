@@ -69,7 +69,10 @@ impl Report {
             a.preset,
             if a.pretrained { " (shipped model)" } else { "" }
         );
-        md.push_str("Every stage below is a `diffclosure` command (run in this order, they redo the demo by hand); the times are wall seconds on this machine.\n\n| # | stage | seconds | command |\n|---|---|---|---|\n");
+        // The verdict goes first (a reader's question), but it is made of
+        // the online report read further down: its place is kept here.
+        let verdict_at = md.len();
+        md.push_str("## Stages\n\nEvery stage below is a `diffclosure` command (run in this order, they redo the demo by hand); the times are wall seconds on this machine.\n\n| # | stage | seconds | command |\n|---|---|---|---|\n");
         let mut stage_json = Vec::new();
         for (i, st) in stages.iter().enumerate() {
             let key = format!("{:02} {}", i + 1, st.name);
@@ -140,6 +143,7 @@ impl Report {
         let offline = read_json(&d.join("offline").join("report.json"))?;
         md.push_str("\n## Offline (a priori): sampled closures against the truth\n\n");
         md.push_str(&tables(&d.join("offline").join("report.md"))?);
+        md.push_str(OFFLINE_KEY);
         md.push_str("\n\nTruth, two samples and the error of sample 1 (first test condition); power spectra of truth and samples:\n\n![fields](offline/row1_fields.png) ![spectra](offline/spectra.png)\n");
         if d.join("denoising").join("trajectory.png").exists() {
             md.push_str("\nDenoising, from the noise at t_max to the sample, then the truth (animated: `denoising/trajectory.gif`):\n\n![denoising](denoising/trajectory.png)\n");
@@ -187,7 +191,9 @@ impl Report {
                     "The learned closure does NOT beat no closure at every time."
                 }
             );
-            md.push_str(&format!("\n**{text}**\n"));
+            let oracle = find("oracle").and_then(|o| d_re_at(o, span));
+            let offline_d_re = offline["rows"][0]["d_re"].as_f64();
+            md.insert_str(verdict_at, &verdict_section(&text, oracle, offline_d_re));
             verdict_json = json!({
                 "learned_beats_none": beats,
                 "times": pairs.iter().map(|p| p.0).collect::<Vec<_>>(),
@@ -220,6 +226,31 @@ impl Report {
         write_json(&json, &self.json)?;
         Ok((md, json))
     }
+}
+
+/// What the offline table's less common columns mean (the whole legend
+/// is in `offline/report.md`).
+const OFFLINE_KEY: &str = "\n\nKey: C×K conditions × samples each; D_RE per sample and of the ensemble mean (D_RE(mean)); spread–skill 1 = calibrated ensemble; LSD: log-spectral distance (decades); cutoff: the samples' power in the top 20 % of shells as a fraction of their total, and its ratio to the truth's. Every column is defined in `offline/report.md`.";
+
+/// The report's opening section: the online verdict, with the oracle
+/// (the true closure term: what a perfect closure reaches on this coarse
+/// grid) and the offline error beside it.
+fn verdict_section(verdict: &str, oracle: Option<(f64, f64)>, offline_d_re: Option<f64>) -> String {
+    let mut s = format!("## Verdict\n\n**{verdict}**");
+    if let Some((t, d)) = oracle {
+        s.push_str(&format!(
+            " With the oracle closure (the true closure term, the best any closure can do on this grid) D_RE is {:.1} % at +{t:.2} s.",
+            100.0 * d
+        ));
+    }
+    if let Some(d) = offline_d_re {
+        s.push_str(&format!(
+            " Offline, one sampled closure differs from the true one by D_RE {:.1} %.",
+            100.0 * d
+        ));
+    }
+    s.push_str("\n\n");
+    s
 }
 
 fn fmt_num(v: &Value) -> String {

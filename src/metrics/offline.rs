@@ -65,6 +65,11 @@ pub struct OfflineRow {
     pub t_min: String,
     /// The step from t_min to 0 ("none" for samples that end at t_min).
     pub final_step: String,
+    /// The dataset's scenario (metadata `scenario`: g, h or sgs).
+    pub scenario: String,
+    /// The dataset index of the first condition (the one drawn in
+    /// `rowI_fields.png`); `None` for a file without condition indices.
+    pub first_condition: Option<usize>,
     /// Conditions C.
     pub conditions: usize,
     /// Samples per condition K.
@@ -256,6 +261,12 @@ fn evaluate_file(gpu: &Gpu, path: &Path, label: Option<&String>) -> Result<(Offl
         t_min: meta(&f, "t_min").to_string(),
         // Samples of the samplers that ended at t_min have no final step.
         final_step: meta(&f, "final_step").replace('?', "none"),
+        scenario: meta(&f, "scenario").to_string(),
+        first_condition: f
+            .tensors
+            .get("condition")
+            .and_then(|t| t.data.first())
+            .map(|&i| i as usize),
         conditions: c,
         k,
         d_re: d_re / kf,
@@ -297,16 +308,28 @@ fn markdown(title: &str, adapter: &str, rows: &[OfflineRow]) -> String {
     md += &format!(
         "Adapter: {adapter}. D_RE = mean ‖Û − U‖/‖U‖ over conditions and samples; D_RE(mean) of the ensemble mean; corr: pattern correlation; spread: rms ensemble standard deviation; spread–skill = √((K+1)/K · spread²)/RMSE(mean) (1 = calibrated); CRPS per point; LSD: log-spectral distance of the mean power spectra (decades, shells 1..n/2); cutoff: the samples' power in the top 20 % of shells as a fraction of their total, and its ratio to the truth's there (a pile-up is flagged when the fraction exceeds 1e-3 and the ratio 2: a truth with almost no power at the cutoff makes the ratio alone meaningless); sampler: the integrator and the final step from t_min to 0; ms/sample: the sampling wall time per sample (pipelines compiled beforehand), so compare rows measured on one adapter.\n\n"
     );
-    md += "| # | row | grid | sampler | N | t_max → t_min | C×K | D_RE | D_RE(mean) | D_MSE | corr | spread | spread–skill | CRPS | LSD | cutoff fraction / ratio | ms/sample | speed-up vs row 1 |\n";
-    md += &format!("|{}\n", "---|".repeat(18));
+    // A speed-up against row 1 says something only with other rows.
+    let compared = rows.len() > 1;
+    md += "| # | row | grid | sampler | N | t_max → t_min | C×K | D_RE | D_RE(mean) | D_MSE | corr | spread | spread–skill | CRPS | LSD | cutoff fraction / ratio | ms/sample |";
+    md += if compared {
+        " speed-up vs row 1 |\n"
+    } else {
+        "\n"
+    };
+    md += &format!("|{}\n", "---|".repeat(17 + usize::from(compared)));
     let first_ms = rows[0].ms_per_sample;
     for (i, r) in rows.iter().enumerate() {
         let speedup = match (first_ms, r.ms_per_sample) {
             (Some(a), Some(b)) if b > 0.0 => Some(a / b),
             _ => None,
         };
+        let speedup = if compared {
+            format!(" {} |", speedup.map_or("–".into(), |v| format!("{v:.1}×")))
+        } else {
+            String::new()
+        };
         md += &format!(
-            "| {} | {} | {}² | {}, {} | {} | {} → {} | {}×{} | {:.2} % | {} | {:.3e} | {:.3} | {} | {} | {} | {} | {:.1e} / {:.2}{} | {} | {} |\n",
+            "| {} | {} | {}² | {}, {} | {} | {} → {} | {}×{} | {:.2} % | {} | {:.3e} | {:.3} | {} | {} | {} | {} | {:.1e} / {:.2}{} | {} |{}\n",
             i + 1,
             r.label,
             r.grid,
@@ -333,7 +356,7 @@ fn markdown(title: &str, adapter: &str, rows: &[OfflineRow]) -> String {
                 ""
             },
             fmt_opt(r.ms_per_sample, 1),
-            speedup.map_or("–".into(), |v| format!("{v:.1}×")),
+            speedup,
         );
     }
     md += "\nFigures: `spectra.png`; per row, `rowI_fields.png` (truth, sample 1, sample 2 when K > 1, error of sample 1; one colour scale, ± max |truth|).\n\n";
@@ -427,7 +450,13 @@ pub fn run(gpu: &Gpu, config: &OfflineConfig) -> Result<OfflineSummary> {
             &HeatmapOptions {
                 limit: (limit > 0.0).then_some(limit),
                 min_size: 192,
-                title: Some(format!("row {}: {} (first condition)", i + 1, row.label)),
+                title: Some(format!(
+                    "closure term {}, test condition {} — row {}: {}",
+                    row.scenario.to_uppercase(),
+                    row.first_condition.map_or("?".into(), |c| c.to_string()),
+                    i + 1,
+                    row.label
+                )),
                 panel_titles,
                 colorbar: Some("closure term (one scale, ± max |truth|)".into()),
                 ..Default::default()

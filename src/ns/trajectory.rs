@@ -280,8 +280,11 @@ pub struct TrajectorySummary {
     pub grid: usize,
     /// Whether the fine vorticity is stored.
     pub fine_stored: bool,
-    /// The end time of the run (steps · dt).
+    /// The end time of the run (steps · dt); the run starts at t = 0.
     pub t_end: f64,
+    /// The times of the first and last snapshot in the file (the data
+    /// window: later than 0 when the spin-up is not stored).
+    pub snapshot_times: (f64, f64),
     /// The adapter, as [`Gpu::describe`].
     pub adapter: String,
 }
@@ -544,6 +547,10 @@ impl TrajectoryPlan {
             grid: n,
             fine_stored: a.fine,
             t_end: self.steps as f64 * self.cfg.dt,
+            snapshot_times: (
+                times.first().map_or(0.0, |&t| f64::from(t)),
+                times.last().map_or(0.0, |&t| f64::from(t)),
+            ),
             adapter: gpu.describe(),
         })
     }

@@ -31,7 +31,7 @@ use serde::Serialize;
 pub use document::{iso_utc, write_document, All, AllResults};
 
 use crate::data::dataset::Samples;
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, GpuCounts};
 use crate::{Error, Result};
 
 /// How long a case is timed: repeats of `seconds` each (the call count is
@@ -123,6 +123,26 @@ pub fn median_seconds(
         .map(|_| timed(calls).map(|s| s / calls as f64))
         .collect::<Result<_>>()?;
     Ok((calls, median(times).1))
+}
+
+/// What one `call` records (dispatches, bind groups, parameter buffers)
+/// and the host milliseconds it takes to record and submit, the median of
+/// 5 calls each waited for after the clock stopped.
+///
+/// # Errors
+/// As `call`; a lost device.
+pub fn host_cost(gpu: &Gpu, call: &mut dyn FnMut() -> Result<()>) -> Result<(GpuCounts, f64)> {
+    let mut times = Vec::new();
+    let mut counts = GpuCounts::default();
+    for _ in 0..5 {
+        let before = gpu.counts();
+        let t = Instant::now();
+        call()?;
+        times.push(1e3 * t.elapsed().as_secs_f64());
+        counts = gpu.counts().since(before);
+        gpu.wait()?;
+    }
+    Ok((counts, median(times).1))
 }
 
 /// (smallest, median, largest) of a non-empty list (the upper median of an

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::{median_seconds, synthetic, synthetic_samples, Section, Table, Timing};
-use crate::gpu::{DType, Gpu, Tensor};
+use super::{host_cost, median_seconds, synthetic, synthetic_samples, Section, Table, Timing};
+use crate::gpu::{DType, Gpu, GpuCounts, Tensor};
 use crate::score::init::init_params;
 use crate::score::model::{ScoreFno, Workspace};
 use crate::score::spectral_conv::Method;
@@ -129,6 +129,11 @@ struct ModelResult {
     ms_per_call: f64,
     ms_per_sample: f64,
     samples_per_s: f64,
+    /// Dispatches, bind groups and parameter buffers one call records.
+    per_call: GpuCounts,
+    /// Host milliseconds to record and submit one call (not waited for):
+    /// the floor of a call's time whatever the GPU.
+    host_ms_per_call: f64,
     /// (kernel family, share of the GPU time of one call) with --profile.
     profile: Vec<(String, f64)>,
 }
@@ -238,6 +243,7 @@ impl ModelBench {
             (Box::new(move || f.call()), c.batch)
         };
         let (calls, t) = median_seconds(gpu, &mut *call, self.timing)?;
+        let (per_call, host_ms_per_call) = host_cost(gpu, &mut *call)?;
         let profile = if self.profile && gpu.time_dispatches(2048) {
             call()?;
             gpu.wait()?;
@@ -256,6 +262,8 @@ impl ModelBench {
             ms_per_call: 1e3 * t,
             ms_per_sample: 1e3 * t / c.batch as f64,
             samples_per_s: c.batch as f64 / t,
+            per_call,
+            host_ms_per_call,
             profile,
         })
     }
@@ -294,6 +302,9 @@ impl Section for ModelBench {
             ("ms/call", 10),
             ("ms/sample", 12),
             ("samples/s", 10),
+            ("dispatches", 10),
+            ("bind grps", 9),
+            ("host ms", 8),
         ]);
         let methods = match self.spectral {
             Some(m) => vec![m],
@@ -312,6 +323,9 @@ impl Section for ModelBench {
                     format!("{:.2}", r.ms_per_call),
                     format!("{:.3}", r.ms_per_sample),
                     format!("{:.1}", r.samples_per_s),
+                    r.per_call.dispatches.to_string(),
+                    r.per_call.bind_groups.to_string(),
+                    format!("{:.3}", r.host_ms_per_call),
                 ]);
                 if best.as_ref().is_none_or(|b| r.ms_per_call < b.ms_per_call) {
                     best = Some(r);

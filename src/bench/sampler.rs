@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::model::Net;
-use super::{median_seconds, synthetic_samples, Section, Table, Timing};
+use super::{host_cost, median_seconds, synthetic_samples, Section, Table, Timing};
 use crate::data::dataset::Samples;
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, GpuCounts};
 use crate::score::spectral_conv::Method;
 use crate::sde::generate::Generator;
 use crate::sde::{Noise, SamplerConfig};
@@ -45,6 +45,11 @@ struct SamplerResult {
     ms_per_batch: f64,
     samples_per_s: f64,
     ms_per_eval_per_sample: f64,
+    /// Dispatches per score evaluation (those of the sampler's own steps
+    /// included).
+    dispatches_per_eval: f64,
+    /// Dispatches, bind groups and parameter buffers of one batch.
+    per_call: GpuCounts,
 }
 
 /// Results of the sampler section.
@@ -124,6 +129,7 @@ impl Section for SamplerBench {
             ("ms/batch", 12),
             ("samples/s", 10),
             ("ms/eval/sample", 16),
+            ("dispatches/eval", 16),
         ]);
         let mut results = Vec::new();
         for &b in &self.batches {
@@ -131,6 +137,7 @@ impl Section for SamplerBench {
             let g = batch.generator(gpu, &self.net, scfg, method)?;
             let mut call = || batch.call(&g);
             let (calls, t) = median_seconds(gpu, &mut call, self.timing)?;
+            let (per_call, _) = host_cost(gpu, &mut call)?;
             let r = SamplerResult {
                 grid: n,
                 batch: b,
@@ -142,12 +149,15 @@ impl Section for SamplerBench {
                 ms_per_batch: 1e3 * t,
                 samples_per_s: b as f64 / t,
                 ms_per_eval_per_sample: 1e3 * t / (b * evals) as f64,
+                dispatches_per_eval: per_call.dispatches as f64 / evals as f64,
+                per_call,
             };
             table.row(&[
                 b.to_string(),
                 format!("{:.1}", r.ms_per_batch),
                 format!("{:.2}", r.samples_per_s),
                 format!("{:.2}", r.ms_per_eval_per_sample),
+                format!("{:.1}", r.dispatches_per_eval),
             ]);
             results.push(r);
         }

@@ -144,6 +144,40 @@ pub struct Gpu {
     pub features: wgpu::Features,
     pub(crate) kernels: Arc<Kernels>,
     pub(crate) dispatch_timer: Arc<std::sync::Mutex<Option<crate::gpu::profile::DispatchTimer>>>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+/// Host-side work recorded through this device since it was opened: what
+/// bounds a small forward (each dispatch, bind group and parameter buffer
+/// costs host time, a few µs each, whatever the GPU).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) dispatches: std::sync::atomic::AtomicU64,
+    pub(crate) bind_groups: std::sync::atomic::AtomicU64,
+    pub(crate) uniform_buffers: std::sync::atomic::AtomicU64,
+}
+
+/// A reading of [`Gpu::counts`]: totals since the device was opened;
+/// subtract two readings ([`GpuCounts::since`]) to count one piece of work.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GpuCounts {
+    /// Compute dispatches recorded.
+    pub dispatches: u64,
+    /// Bind groups created.
+    pub bind_groups: u64,
+    /// Uniform (parameter) buffers created.
+    pub uniform_buffers: u64,
+}
+
+impl GpuCounts {
+    /// The counts of the work between `earlier` and `self`.
+    pub fn since(self, earlier: GpuCounts) -> GpuCounts {
+        GpuCounts {
+            dispatches: self.dispatches - earlier.dispatches,
+            bind_groups: self.bind_groups - earlier.bind_groups,
+            uniform_buffers: self.uniform_buffers - earlier.uniform_buffers,
+        }
+    }
 }
 
 /// Optional features we use when the adapter has them.
@@ -332,6 +366,18 @@ pub fn selected_adapter(opts: &GpuOptions) -> Result<usize> {
 }
 
 impl Gpu {
+    /// The dispatches, bind groups and parameter buffers recorded through
+    /// this device (and its clones) so far.
+    pub fn counts(&self) -> GpuCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.counters;
+        GpuCounts {
+            dispatches: c.dispatches.load(Relaxed),
+            bind_groups: c.bind_groups.load(Relaxed),
+            uniform_buffers: c.uniform_buffers.load(Relaxed),
+        }
+    }
+
     /// Opens the adapter chosen by `opts` with its full limits and the
     /// optional features we use (timestamp queries) where present.
     ///
@@ -358,6 +404,7 @@ impl Gpu {
         Ok(Self {
             kernels: Arc::new(Kernels::new(&device)),
             dispatch_timer: Arc::default(),
+            counters: Arc::default(),
             device,
             queue,
             info,

@@ -7,6 +7,7 @@
 //! override values does not change the layout the host binds against.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
@@ -233,6 +234,7 @@ impl Gpu {
                 resource: r.clone(),
             })
             .collect();
+        self.counters.bind_groups.fetch_add(1, Relaxed);
         self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(&kernel.label),
             layout: &kernel.layout,
@@ -285,6 +287,7 @@ impl Gpu {
         groups: u32,
     ) {
         let (x, y) = self.grid(groups);
+        self.counters.dispatches.fetch_add(1, Relaxed);
         pass.set_pipeline(&kernel.pipeline);
         pass.set_bind_group(0, bind_group, &[]);
         let timed = self.time_dispatch_begin(pass, &kernel.label);

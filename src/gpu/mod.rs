@@ -10,8 +10,8 @@ mod profile;
 mod tensor;
 
 pub use context::{
-    list_adapters, selected_adapter, AdapterSummary, Backend, Gpu, GpuOptions, ADAPTER_ENV,
-    BACKEND_ENV, NO_ADAPTER_HELP,
+    list_adapters, selected_adapter, AdapterSummary, Backend, Gpu, GpuCounts, GpuOptions,
+    ADAPTER_ENV, BACKEND_ENV, NO_ADAPTER_HELP,
 };
 pub use kernels::{Kernel, KernelSpec, ShaderSource, Slot};
 pub use profile::{resident_mib, Profiler, MAX_PASSES};

@@ -246,6 +246,9 @@ impl Gpu {
 
     /// A small uniform buffer holding `data` (kernel parameters).
     pub fn uniform<T: bytemuck::Pod>(&self, label: &str, data: &T) -> wgpu::Buffer {
+        self.counters
+            .uniform_buffers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),

@@ -126,3 +126,54 @@ fn rng_fills_tensors_beyond_the_binding_limit() {
         assert_eq!(out[i], want(i), "element {i}");
     }
 }
+
+/// The host work of one score evaluation of the reference network (width
+/// 20, 8 modes, 4 layers, 16 × 16 sensors) at 64², batch 1 — the online
+/// closure's case, where a forward costs ≈ 3 µs of arithmetic on a large
+/// GPU and the dispatches bound its time. The counts are a property of the
+/// code, not of the adapter: each bound is today's count, so a change that
+/// adds dispatches fails here; fusion lowers the bounds (the target is
+/// 40 per evaluation). A device of its own: the suite's shared one counts
+/// the other tests' work too.
+#[test]
+fn score_evaluation_dispatches_are_bounded() {
+    use diffclosure::bench::model::{Forward, Net};
+    use diffclosure::bench::sampler::Batch;
+    use diffclosure::gpu::{Gpu, GpuOptions};
+    use diffclosure::score::model::ScoreFno;
+    use diffclosure::score::spectral_conv::Method;
+    use diffclosure::score::ScoreConfig;
+    use diffclosure::sde::SamplerConfig;
+
+    let g = Gpu::new(&GpuOptions::from_env().unwrap()).unwrap();
+    let net = Net::random(ScoreConfig::default(), 16);
+    let model = ScoreFno::new(&net.config).unwrap();
+    for (method, bound) in [(Method::Dft, 99), (Method::Fft, 127)] {
+        let forward = Forward::new(&g, &model, &net.params, (1, 64, 16), method).unwrap();
+        let before = g.counts();
+        forward.call().unwrap();
+        let c = g.counts().since(before);
+        g.wait().unwrap();
+        eprintln!("forward 64² b1, {method}: {c:?}");
+        assert!(
+            c.dispatches > 0 && c.dispatches <= bound,
+            "{method}: {c:?} > {bound}"
+        );
+        assert!(c.bind_groups <= c.dispatches, "{method}: {c:?}");
+    }
+    // The default sampler (EM × 10 and the final step) on FFT spectral
+    // convolutions, as `sample` runs it: per evaluation, its own steps and
+    // noise included.
+    let cfg = SamplerConfig::default();
+    let evals = cfg.sampler.evals(cfg.steps) as u64;
+    let batch = Batch::new(64, 16, 1);
+    let generator = batch.generator(&g, &net, cfg, Method::Fft).unwrap();
+    let before = g.counts();
+    batch.call(&generator).unwrap();
+    let c = g.counts().since(before);
+    eprintln!("sampler {} x{} 64² b1: {c:?}", cfg.sampler, cfg.steps);
+    assert!(
+        c.dispatches > 0 && c.dispatches <= 131 * evals,
+        "{c:?}: over 131 dispatches per evaluation"
+    );
+}

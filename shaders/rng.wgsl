@@ -63,11 +63,33 @@ fn block(b: u32) -> vec4<u32> {
     return philox(vec4<u32>(lo, hi, 0u, 0u), vec2<u32>(p.seed_lo, p.seed_hi));
 }
 
-fn block_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wid.x + wid.y * nwg.x) * 64u + lid;
+// The invocation's block: its flat index in the 2-D grid of 64-wide
+// workgroups.
+fn block_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * 64u;
 }
 
-fn write4(b: u32, v: vec4<f32>) {
+// Standard normals by Box-Muller on the uniform pairs (0, 1) and (2, 3).
+fn box_muller(u: vec4<f32>) -> vec4<f32> {
+    let r0 = sqrt(-2.0 * log(u.x));
+    let a0 = TWO_PI * u.y;
+    let r1 = sqrt(-2.0 * log(u.z));
+    let a1 = TWO_PI * u.w;
+    return vec4<f32>(r0 * cos(a0), r0 * sin(a0), r1 * cos(a1), r1 * sin(a1));
+}
+
+// The 4 values of this invocation's block (uniforms, or normals when
+// `normal`), the ones past p.n dropped.
+fn fill(gid: vec3<u32>, nwg: vec3<u32>, normal: bool) {
+    let b = block_index(gid, nwg);
+    if 4u * b >= p.n {
+        return;
+    }
+    let w = block(b);
+    var v = vec4<f32>(to_unit(w.x), to_unit(w.y), to_unit(w.z), to_unit(w.w));
+    if normal {
+        v = box_muller(v);
+    }
     for (var j = 0u; j < 4u; j++) {
         let i = 4u * b + j;
         if i < p.n {
@@ -78,33 +100,16 @@ fn write4(b: u32, v: vec4<f32>) {
 
 @compute @workgroup_size(64)
 fn uniform_fill(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let b = block_index(wid, nwg, lid);
-    if 4u * b >= p.n {
-        return;
-    }
-    let w = block(b);
-    write4(b, vec4<f32>(to_unit(w.x), to_unit(w.y), to_unit(w.z), to_unit(w.w)));
+    fill(gid, nwg, false);
 }
 
-// Standard normals by Box-Muller on word pairs (0, 1) and (2, 3).
 @compute @workgroup_size(64)
 fn normal_fill(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let b = block_index(wid, nwg, lid);
-    if 4u * b >= p.n {
-        return;
-    }
-    let w = block(b);
-    let r0 = sqrt(-2.0 * log(to_unit(w.x)));
-    let a0 = TWO_PI * to_unit(w.y);
-    let r1 = sqrt(-2.0 * log(to_unit(w.z)));
-    let a1 = TWO_PI * to_unit(w.w);
-    write4(b, vec4<f32>(r0 * cos(a0), r0 * sin(a0), r1 * cos(a1), r1 * sin(a1)));
+    fill(gid, nwg, true);
 }

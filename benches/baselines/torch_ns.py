@@ -21,11 +21,12 @@ import argparse
 import json
 import math
 import os
-import resource
 import statistics
 import time
 
 import torch
+
+from probes import calib_bw, calib_gflops, cpu_seconds
 
 NU = 1e-3
 TWO_PI = 2.0 * math.pi
@@ -119,33 +120,6 @@ def steal_seconds():
         return int(f[8]) / os.sysconf("SC_CLK_TCK")
     except Exception:
         return float("nan")
-
-
-def cpu_seconds():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def calib_gflops(n=1024, reps=5):
-    a, b, c = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
-    torch.mm(a, b, out=c)
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        torch.mm(a, b, out=c)
-        ts.append(time.perf_counter() - t0)
-    return 2 * n ** 3 / statistics.median(ts) / 1e9
-
-
-def calib_bw(n=1 << 24, reps=5):
-    a, b, c = torch.randn(n), torch.randn(n), torch.empty(n)
-    torch.add(a, b, out=c)
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        torch.add(a, b, out=c)
-        ts.append(time.perf_counter() - t0)
-    return 3 * 4 * n / statistics.median(ts) / 1e9
 
 
 def time_solver(n, batch, dtype, scheme, dt, reps=7, block_seconds=0.5):

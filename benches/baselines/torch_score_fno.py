@@ -29,7 +29,6 @@ import json
 import math
 import os
 import platform
-import resource
 import statistics
 import sys
 import time
@@ -37,6 +36,8 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from probes import calib_bw, calib_gflops, cpu_seconds
 
 SIGMA = 26.0  # VE-SDE sigma
 
@@ -279,50 +280,19 @@ LAST_TIMES = []
 LAST_CPU_UTIL = [0.0]
 
 
-def _cpu_s():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 def timeit(fn, warmup=2, reps=5, min_time=0.0):
     for _ in range(warmup):
         fn()
     times = []
-    c0, w0 = _cpu_s(), time.perf_counter()
+    c0, w0 = cpu_seconds(), time.perf_counter()
     t_start = time.perf_counter()
     while len(times) < reps or (time.perf_counter() - t_start) < min_time:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
     LAST_TIMES[:] = times
-    LAST_CPU_UTIL[0] = (_cpu_s() - c0) / (time.perf_counter() - w0)
+    LAST_CPU_UTIL[0] = (cpu_seconds() - c0) / (time.perf_counter() - w0)
     return statistics.median(times), min(times), len(times)
-
-
-def calib_gflops(n=1024, reps=5):
-    """Machine-state probe: fp32 GEMM n^3 GFLOP/s (median of reps). On this
-    shared VM the host sometimes slows the guest; a low probe flags it."""
-    a, b, c = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
-    torch.mm(a, b, out=c)
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        torch.mm(a, b, out=c)
-        ts.append(time.perf_counter() - t0)
-    return 2 * n ** 3 / statistics.median(ts) / 1e9
-
-
-def calib_bw(n=1 << 24, reps=5):
-    """Machine-state probe: out = a + b on 64 MiB float32 arrays (3 x 64 MiB
-    moved), GB/s. Flags memory-bandwidth contention the GEMM probe misses."""
-    a, b, c = torch.randn(n), torch.randn(n), torch.empty(n)
-    torch.add(a, b, out=c)
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        torch.add(a, b, out=c)
-        ts.append(time.perf_counter() - t0)
-    return 3 * 4 * n / statistics.median(ts) / 1e9
 
 
 def make_inputs(b, H, W, s_res=16, seed=0):
@@ -332,6 +302,29 @@ def make_inputs(b, H, W, s_res=16, seed=0):
     s = torch.randn(b, s_res, s_res, generator=g)
     t = torch.rand(b, generator=g) * 0.999 + 1e-3
     return x, w, s, t
+
+
+def probe(res, when):
+    """Both machine-state probes into res["calib_gflops"][when] and
+    res["calib_bw_GBs"][when], printed."""
+    res.setdefault("calib_gflops", {})[when] = g = calib_gflops()
+    res.setdefault("calib_bw_GBs", {})[when] = bw = calib_bw()
+    print(f"[probe] GEMM 1024^3 fp32: {g:.0f} GFLOP/s; add 64MiB: {bw:.1f} GB/s", flush=True)
+
+
+def time_forward(model, b, hw, core, label, args):
+    """The timing row of model's no-grad forward on a batch of b random
+    hw x hw inputs (core: the analytic FLOPs of one sample), printed after
+    label."""
+    x, w, s, t = make_inputs(b, hw, hw)
+    with torch.no_grad():
+        med, mn, n = timeit(lambda: model(x, w, s, t), args.warmup, args.reps, min_time=1.0)
+    r = {"ms_batch": med * 1e3, "ms_sample": med * 1e3 / b, "min_ms_batch": mn * 1e3, "n": n,
+         "gflops": core * b / med / 1e9, "all_ms": [round(v * 1e3, 2) for v in LAST_TIMES],
+         "cpu_util_cores": LAST_CPU_UTIL[0]}
+    print(f"{label}: {r['ms_batch']:9.2f} ms/batch  {r['ms_sample']:8.3f} ms/sample"
+          f"  (min {r['min_ms_batch']:.2f}, n={n})  {r['gflops']:.2f} GFLOP/s", flush=True)
+    return r
 
 
 def main():
@@ -387,24 +380,13 @@ def main():
             print("   FlopCounterMode failed:", e)
 
     if "forward" in what:
-        res.setdefault("calib_gflops", {})["before_forward"] = g = calib_gflops()
-        res.setdefault("calib_bw_GBs", {})["before_forward"] = bw = calib_bw()
-        print(f"[probe] GEMM 1024^3 fp32: {g:.0f} GFLOP/s; add 64MiB: {bw:.1f} GB/s", flush=True)
+        probe(res, "before_forward")
         res["forward64"] = {}
         for b in (1, 16, 64):
-            x, w, s, t = make_inputs(b, 64, 64)
-            with torch.no_grad():
-                med, mn, n = timeit(lambda: model(x, w, s, t), args.warmup, args.reps, min_time=1.0)
-            r = {"ms_batch": med * 1e3, "ms_sample": med * 1e3 / b, "min_ms_batch": mn * 1e3,
-                 "n": n, "gflops": core64 * b / med / 1e9, "all_ms": [round(v * 1e3, 2) for v in LAST_TIMES], "cpu_util_cores": LAST_CPU_UTIL[0]}
-            res["forward64"][b] = r
-            print(f"forward 64x64 b={b:3d}: {r['ms_batch']:9.2f} ms/batch  {r['ms_sample']:8.3f} ms/sample"
-                  f"  (min {r['min_ms_batch']:.2f}, n={n})  {r['gflops']:.2f} GFLOP/s", flush=True)
+            res["forward64"][b] = time_forward(model, b, 64, core64, f"forward 64x64 b={b:3d}", args)
 
     if "train" in what:
-        res.setdefault("calib_gflops", {})["before_train"] = g = calib_gflops()
-        res.setdefault("calib_bw_GBs", {})["before_train"] = bw = calib_bw()
-        print(f"[probe] GEMM 1024^3 fp32: {g:.0f} GFLOP/s; add 64MiB: {bw:.1f} GB/s", flush=True)
+        probe(res, "before_train")
         res["train64"] = {}
         tmodel = ScoreFNO().train()
         opt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
@@ -430,26 +412,15 @@ def main():
         del tmodel, opt
 
     if "hires" in what:
-        res.setdefault("calib_gflops", {})["before_hires"] = g = calib_gflops()
-        res.setdefault("calib_bw_GBs", {})["before_hires"] = bw = calib_bw()
-        print(f"[probe] GEMM 1024^3 fp32: {g:.0f} GFLOP/s; add 64MiB: {bw:.1f} GB/s", flush=True)
+        probe(res, "before_hires")
         res["forward_hires"] = {}
         for HW in (128, 256):
             b = 4
-            x, w, s, t = make_inputs(b, HW, HW)
             core, _, _ = analytic_flops(HW, HW)
-            with torch.no_grad():
-                med, mn, n = timeit(lambda: model(x, w, s, t), args.warmup, args.reps, min_time=1.0)
-            r = {"ms_batch": med * 1e3, "ms_sample": med * 1e3 / b, "min_ms_batch": mn * 1e3, "n": n,
-                 "gflops": core * b / med / 1e9, "all_ms": [round(v * 1e3, 2) for v in LAST_TIMES], "cpu_util_cores": LAST_CPU_UTIL[0]}
-            res["forward_hires"][HW] = r
-            print(f"forward {HW}x{HW} b={b}: {r['ms_batch']:9.2f} ms/batch  {r['ms_sample']:8.3f} ms/sample"
-                  f"  (min {r['min_ms_batch']:.2f}, n={n})  {r['gflops']:.2f} GFLOP/s", flush=True)
+            res["forward_hires"][HW] = time_forward(model, b, HW, core, f"forward {HW}x{HW} b={b}", args)
 
     if "sampler" in what:
-        res.setdefault("calib_gflops", {})["before_sampler"] = g = calib_gflops()
-        res.setdefault("calib_bw_GBs", {})["before_sampler"] = bw = calib_bw()
-        print(f"[probe] GEMM 1024^3 fp32: {g:.0f} GFLOP/s; add 64MiB: {bw:.1f} GB/s", flush=True)
+        probe(res, "before_sampler")
         b = 16
         _, w, s, _ = make_inputs(b, 64, 64)
         med, mn, n = timeit(lambda: em_sampler(model, w, s), 1, max(5, args.reps - 2))
@@ -463,9 +434,7 @@ def main():
               f" {r['ms_per_score_eval']:.1f} ms per score eval, finite={r['finite']}", flush=True)
         print("   Karras times:", ", ".join(f"{v:.5f}" for v in r["times"]))
 
-    res.setdefault("calib_gflops", {})["end"] = g = calib_gflops()
-    res.setdefault("calib_bw_GBs", {})["end"] = bw = calib_bw()
-    print(f"[probe] GEMM 1024^3 fp32: {g:.0f} GFLOP/s; add 64MiB: {bw:.1f} GB/s", flush=True)
+    probe(res, "end")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1, default=str)

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub(crate) fn diffclosure(args: &[&str]) -> (bool, String, String) {
+pub(crate) fn diffclosure<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_diffclosure"))
         .args(args)
         .env_remove("DIFFCLOSURE_ADAPTER")
@@ -63,6 +63,53 @@ pub(crate) fn ok(args: &[&str]) -> String {
     let (ok, out, err) = diffclosure(args);
     assert!(ok, "{args:?}: {err}");
     out
+}
+
+/// `simulate` of `batch` trajectories at `grid`² for `steps` steps from
+/// t = 0, snapshots every 10 steps with the `coarse` grids, into `out`
+/// (asserts success).
+pub(crate) fn simulate_from_t0(out: &Path, grid: &str, batch: &str, steps: &str, coarse: &str) {
+    ok(&[
+        "simulate",
+        "--grid",
+        grid,
+        "--batch",
+        batch,
+        "--steps",
+        steps,
+        "--snapshot-every",
+        "10",
+        "--t-start",
+        "0",
+        "--coarse",
+        coarse,
+        "--quiet",
+        "--out",
+        s(out),
+    ]);
+}
+
+/// The `train` flags of a network's shape: width, Fourier modes, layers,
+/// time-embedding dimension and hidden units of the projection.
+pub(crate) fn net_flags<'a>(
+    width: &'a str,
+    modes: &'a str,
+    layers: &'a str,
+    embed_dim: &'a str,
+    fc_hidden: &'a str,
+) -> [&'a str; 10] {
+    [
+        "--width",
+        width,
+        "--modes",
+        modes,
+        "--layers",
+        layers,
+        "--embed-dim",
+        embed_dim,
+        "--fc-hidden",
+        fc_hidden,
+    ]
 }
 
 #[test]
@@ -174,7 +221,40 @@ mod simulate {
 
     use diffclosure::data::io::{self, NamedTensor};
 
-    use super::{diffclosure, kill_when_exists};
+    use super::{diffclosure, kill_when_exists, s};
+
+    /// `bench <what>` of one small case (`grid`², batch 2, 0.05 s per
+    /// repeat, `repeats` repeats), its JSON into `out`.
+    fn bench_case<'a>(
+        what: &'a str,
+        repeats: &'a str,
+        grid: &'a str,
+        out: &'a Path,
+    ) -> Vec<&'a str> {
+        vec![
+            "bench",
+            what,
+            "--grid",
+            grid,
+            "--batch",
+            "2",
+            "--seconds",
+            "0.05",
+            "--repeats",
+            repeats,
+            "--json",
+            s(out),
+        ]
+    }
+
+    /// Runs `args` (a `bench` command writing JSON to `out`), asserts
+    /// success; returns stdout and the JSON.
+    fn bench_json(args: &[&str], out: &Path) -> (String, serde_json::Value) {
+        let (ok, stdout, e) = diffclosure(args);
+        assert!(ok, "{e}");
+        let v = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+        (stdout, v)
+    }
 
     /// A bench case's rate (per second), checked positive and consistent
     /// with its milliseconds per call (rate · ms = 1000, to f64 rounding).
@@ -222,12 +302,17 @@ mod simulate {
         diffclosure(&args)
     }
 
+    /// [`run`], asserting success; returns the file written.
+    fn run_ok(extra: &[&str], out: &Path) -> io::TensorFile {
+        let (ok, _, e) = run(extra, out);
+        assert!(ok, "{e}");
+        io::read(out).unwrap()
+    }
+
     #[test]
     fn writes_snapshots_with_metadata() {
         let out = tmp("ok.safetensors");
-        let (ok, _, stderr) = run(&["--batch", "2"], &out);
-        assert!(ok, "{stderr}");
-        let f = io::read(&out).unwrap();
+        let f = run_ok(&["--batch", "2"], &out);
         assert_eq!(f.get(&out, "vorticity").unwrap().shape, vec![5, 2, 32, 32]);
         assert_eq!(
             f.get(&out, "time").unwrap().data,
@@ -276,9 +361,7 @@ mod simulate {
         use crate::reference::{fft as cpu_fft, ns as cpu_ns};
         use rustfft::num_complex::Complex64;
         let out = tmp("closures.safetensors");
-        let (ok, _, e) = run(&["--coarse", "16"], &out);
-        assert!(ok, "{e}");
-        let f = io::read(&out).unwrap();
+        let f = run_ok(&["--coarse", "16"], &out);
         let (n, m) = (32, 16);
         let w = &f.get(&out, "vorticity").unwrap().data;
         let om = &f.get(&out, "omega_16").unwrap().data;
@@ -315,11 +398,7 @@ mod simulate {
                 ("H", &hh[t * m * m..(t + 1) * m * m], want_h),
                 ("sgs", &sgs[t * m * m..(t + 1) * m * m], want_sgs),
             ] {
-                let scale = want.iter().fold(0f64, |a, v| a.max(v.abs()));
-                let err = got
-                    .iter()
-                    .zip(&want)
-                    .fold(0f64, |a, (x, y)| a.max((f64::from(*x) - y).abs()));
+                let (scale, err) = (crate::max_abs(&want), crate::max_abs_err(got, &want));
                 assert!(
                     err <= 1e-4 * scale,
                     "{name} at snapshot {t}: {err:.2e} of {scale:.2e}"
@@ -333,11 +412,8 @@ mod simulate {
     #[test]
     fn no_fine_keeps_only_the_coarse_fields() {
         let (full, lean) = (tmp("full.safetensors"), tmp("lean.safetensors"));
-        let (ok, _, e) = run(&["--coarse", "16"], &full);
-        assert!(ok, "{e}");
-        let (ok, _, e) = run(&["--coarse", "16", "--no-fine"], &lean);
-        assert!(ok, "{e}");
-        let (f, g) = (io::read(&full).unwrap(), io::read(&lean).unwrap());
+        let f = run_ok(&["--coarse", "16"], &full);
+        let g = run_ok(&["--coarse", "16", "--no-fine"], &lean);
         assert!(g.get(&lean, "vorticity").is_err());
         assert_eq!(g.tensors.len(), f.tensors.len() - 1);
         for (name, t) in &g.tensors {
@@ -383,31 +459,8 @@ mod simulate {
     #[test]
     fn bench_ns_reports_steps_per_second() {
         let out = tmp("bench.json");
-        let args = |grid: &'static str, out: &Path| -> Vec<String> {
-            [
-                "bench",
-                "ns",
-                "--grid",
-                grid,
-                "--batch",
-                "2",
-                "--seconds",
-                "0.05",
-                "--repeats",
-                "3",
-                "--json",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([out.to_str().unwrap().to_string()])
-            .collect()
-        };
-        let call = |v: Vec<String>| diffclosure(&v.iter().map(String::as_str).collect::<Vec<_>>());
-        let (ok, stdout, e) = call(args("16", &out));
-        assert!(ok, "{e}");
+        let (stdout, v) = bench_json(&bench_case("ns", "3", "16", &out), &out);
         assert!(stdout.contains("adapter:"), "{stdout}");
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         let cases = v["ns"].as_array().unwrap();
         assert_eq!(cases.len(), 2, "heun and euler");
         for c in cases {
@@ -418,10 +471,10 @@ mod simulate {
             );
         }
         let before = std::fs::read(&out).unwrap();
-        let (ok, _, e) = call(args("16", &out));
+        let (ok, _, e) = diffclosure(&bench_case("ns", "3", "16", &out));
         assert!(!ok && e.contains("exists"), "{e}");
         assert_eq!(std::fs::read(&out).unwrap(), before, "output must be kept");
-        let (ok, _, e) = call(args("24", &tmp("bench24.json")));
+        let (ok, _, e) = diffclosure(&bench_case("ns", "3", "24", &tmp("bench24.json")));
         assert!(!ok && e.contains("power of two"), "{e}");
     }
 
@@ -460,11 +513,8 @@ mod simulate {
             "--json",
             out.to_str().unwrap(),
         ]);
-        let (ok, stdout, e) = diffclosure(&args);
-        assert!(ok, "{e}");
+        let (stdout, v) = bench_json(&args, &out);
         assert!(stdout.contains("adapter:"), "{stdout}");
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         let cases = v["model"].as_array().unwrap();
         assert_eq!(cases.len(), 2);
         for c in cases {
@@ -494,21 +544,7 @@ mod simulate {
     #[test]
     fn bench_fft_reports_transforms_per_second() {
         let out = tmp("bench_fft.json");
-        let args = |grid: &'static str, out: &Path| -> Vec<String> {
-            let fixed = ["bench", "fft", "--grid", grid, "--batch", "2"];
-            let timing = ["--seconds", "0.05", "--repeats", "1", "--json"];
-            fixed
-                .iter()
-                .chain(&timing)
-                .map(|s| s.to_string())
-                .chain([out.to_str().unwrap().to_string()])
-                .collect()
-        };
-        let call = |v: Vec<String>| diffclosure(&v.iter().map(String::as_str).collect::<Vec<_>>());
-        let (ok, stdout, e) = call(args("16", &out));
-        assert!(ok, "{e}");
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let (stdout, v) = bench_json(&bench_case("fft", "1", "16", &out), &out);
         let adapter = v["adapter"].as_str().unwrap();
         assert!(
             !adapter.is_empty() && stdout.contains(&format!("adapter: {adapter}")),
@@ -530,7 +566,7 @@ mod simulate {
             );
         }
         let bad = tmp("bench_fft24.json");
-        let (ok, _, e) = call(args("24", &bad));
+        let (ok, _, e) = diffclosure(&bench_case("fft", "1", "24", &bad));
         assert!(!ok && e.contains("power of two"), "{e}");
         assert!(!bad.exists());
     }
@@ -540,8 +576,11 @@ mod simulate {
     #[test]
     fn spectrum_of_a_trajectory() {
         let out = tmp("spec.safetensors");
-        let (ok, _, e) = run(&[], &out);
-        assert!(ok, "{e}");
+        let w = run_ok(&[], &out)
+            .get(&out, "vorticity")
+            .unwrap()
+            .data
+            .clone();
         let json = out.with_extension("json");
         let (ok, stdout, e) = diffclosure(&[
             "spectrum",
@@ -560,12 +599,6 @@ mod simulate {
             .iter()
             .map(|x| x.as_f64().unwrap())
             .sum();
-        let w = io::read(&out)
-            .unwrap()
-            .get(&out, "vorticity")
-            .unwrap()
-            .data
-            .clone();
         let half_mean_sq =
             0.5 * w.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / w.len() as f64;
         assert!(
@@ -582,8 +615,7 @@ mod simulate {
     #[test]
     fn dataset_splits_by_trajectory_with_sensors() {
         let traj = tmp("traj.safetensors");
-        let (ok, _, e) = run(&["--batch", "3", "--coarse", "16"], &traj);
-        assert!(ok, "{e}");
+        run_ok(&["--batch", "3", "--coarse", "16"], &traj);
         let (train, test) = (tmp("train.safetensors"), tmp("test.safetensors"));
         let args = |extra: &[&str]| -> (bool, String, String) {
             let mut v = vec![

@@ -10,19 +10,15 @@ use diffclosure::data::io;
 use diffclosure::score::init::init_params;
 use diffclosure::score::{checkpoint, ScoreConfig};
 
-use crate::cli::{diffclosure, kill_when_exists, ok, s, test_path};
+use crate::cli::{diffclosure, kill_when_exists, ok, s, simulate_from_t0, test_path};
 
 /// A random tiny checkpoint "trained" on `scenario` with 2×2 sensors of a
 /// 32² grid.
 fn tiny_model(path: &Path, scenario: &str, modes: usize) -> PathBuf {
     let cfg = ScoreConfig {
-        width: 4,
         modes,
         layers: 1,
-        embed_dim: 8,
-        fc_hidden: 8,
-        vorticity: true,
-        sparse: true,
+        ..crate::tiny_config()
     };
     let meta: HashMap<String, String> = [
         ("data.scenario", scenario),
@@ -44,24 +40,7 @@ fn tiny_model(path: &Path, scenario: &str, modes: usize) -> PathBuf {
 fn couple_runs_the_coarse_model_and_refuses_bad_input() {
     let tmp = |name: &str| test_path("couple", name, false);
     let truth = tmp("truth.safetensors");
-    ok(&[
-        "simulate",
-        "--grid",
-        "64",
-        "--batch",
-        "2",
-        "--steps",
-        "200",
-        "--snapshot-every",
-        "10",
-        "--t-start",
-        "0",
-        "--coarse",
-        "32",
-        "--quiet",
-        "--out",
-        s(&truth),
-    ]);
+    simulate_from_t0(&truth, "64", "2", "200", "32");
     let out = tmp("run.safetensors");
     let base = ["couple", "--truth", s(&truth), "--start", "0.05", "--quiet"];
     let mut a = base.to_vec();
@@ -237,22 +216,7 @@ fn couple_runs_the_coarse_model_and_refuses_bad_input() {
 fn couple_learned_resumes_and_baselines_run() {
     let tmp = |name: &str| test_path("couple2", name, false);
     let truth = tmp("truth.safetensors");
-    ok(&[
-        "simulate",
-        "--grid",
-        "64",
-        "--steps",
-        "200",
-        "--snapshot-every",
-        "10",
-        "--t-start",
-        "0",
-        "--coarse",
-        "32",
-        "--quiet",
-        "--out",
-        s(&truth),
-    ]);
+    simulate_from_t0(&truth, "64", "1", "200", "32");
     let model = tiny_model(&tmp("g.safetensors"), "g", 4);
     let args = |out: &Path| -> Vec<String> {
         [
@@ -277,9 +241,8 @@ fn couple_learned_resumes_and_baselines_run() {
         .map(|x| x.to_string())
         .collect()
     };
-    let call = |v: &[String]| diffclosure(&v.iter().map(String::as_str).collect::<Vec<_>>());
     let whole = tmp("whole.safetensors");
-    let (okay, _, e) = call(&args(&whole));
+    let (okay, _, e) = diffclosure(&args(&whole));
     assert!(okay, "{e}");
     let cut = tmp("cut.safetensors");
     let partial = PathBuf::from(format!("{}.partial", cut.display()));
@@ -290,13 +253,13 @@ fn couple_learned_resumes_and_baselines_run() {
         !cut.exists(),
         "the run finished before it could be interrupted"
     );
-    let (okay, _, e) = call(&a);
+    let (okay, _, e) = diffclosure(&a);
     assert!(
         !okay && e.contains("--resume"),
         "a leftover partial is not ignored: {e}"
     );
     a.push("--resume".into());
-    let (okay, _, e) = call(&a);
+    let (okay, _, e) = diffclosure(&a);
     assert!(okay, "{e}");
     assert!(!partial.exists(), "the progress file is removed at the end");
     let (fa, fb) = (io::read(&whole).unwrap(), io::read(&cut).unwrap());
@@ -306,31 +269,9 @@ fn couple_learned_resumes_and_baselines_run() {
         "resumed = uninterrupted"
     );
 
-    let eddy = tmp("eddy.safetensors");
-    ok(&[
-        "couple",
-        "--truth",
-        s(&truth),
-        "--grid",
-        "32",
-        "--scenario",
-        "sgs",
-        "--closure",
-        "dynamic-smagorinsky",
-        "--quiet",
-        "--out",
-        s(&eddy),
-    ]);
-    let c: f64 = io::read(&eddy).unwrap().metadata["eddy_c_mean"]
-        .parse()
-        .unwrap();
-    // Clipped at 0 on the GPU: a wrong sign in L or M would give 0 here
-    // (this truth gives ≈ 1.7e-2).
-    assert!(c.is_finite() && c > 0.0, "dynamic C {c}");
-
-    let d_end = |closure: &str| -> f32 {
-        let out = tmp(&format!("{closure}.safetensors"));
-        ok(&[
+    // A 32² run with `closure` (and `extra` flags) into `out`.
+    let couple = |closure: &str, extra: &[&str], out: &Path| {
+        let mut a = vec![
             "couple",
             "--truth",
             s(&truth),
@@ -340,8 +281,23 @@ fn couple_learned_resumes_and_baselines_run() {
             closure,
             "--quiet",
             "--out",
-            s(&out),
-        ]);
+            s(out),
+        ];
+        a.extend_from_slice(extra);
+        ok(&a);
+    };
+    let eddy = tmp("eddy.safetensors");
+    couple("dynamic-smagorinsky", &["--scenario", "sgs"], &eddy);
+    let c: f64 = io::read(&eddy).unwrap().metadata["eddy_c_mean"]
+        .parse()
+        .unwrap();
+    // Clipped at 0 on the GPU: a wrong sign in L or M would give 0 here
+    // (this truth gives ≈ 1.7e-2).
+    assert!(c.is_finite() && c > 0.0, "dynamic C {c}");
+
+    let d_end = |closure: &str| -> f32 {
+        let out = tmp(&format!("{closure}.safetensors"));
+        couple(closure, &[], &out);
         let f = io::read(&out).unwrap();
         let (w, t) = (&f.tensors["vorticity"].data, &f.tensors["truth"].data);
         let last = w.len() - 32 * 32;

@@ -12,7 +12,7 @@ use image::AnimationDecoder;
 
 use diffclosure::data::io;
 
-use crate::cli::{diffclosure, kill_when_exists, ok, s, test_path};
+use crate::cli::{diffclosure, kill_when_exists, net_flags, ok, s, simulate_from_t0, test_path};
 
 /// `name` in this test's directory (not removed: see [`tmp`]).
 fn path(name: &str) -> PathBuf {
@@ -39,24 +39,7 @@ fn samples(p: &Path) -> Vec<f32> {
 /// trained one epoch on the 32² train split (8 modes: too many for 8²).
 fn setup() -> (PathBuf, PathBuf, PathBuf, PathBuf) {
     let traj = tmp("traj.safetensors");
-    ok(&[
-        "simulate",
-        "--grid",
-        "32",
-        "--batch",
-        "3",
-        "--steps",
-        "200",
-        "--snapshot-every",
-        "10",
-        "--t-start",
-        "0",
-        "--coarse",
-        "32,8",
-        "--quiet",
-        "--out",
-        s(&traj),
-    ]);
+    simulate_from_t0(&traj, "32", "3", "200", "32,8");
     let split = |grid: &str, sensors: &str, name: &str| -> (PathBuf, PathBuf) {
         let (train, test) = (
             tmp(&format!("{name}.train.safetensors")),
@@ -81,7 +64,7 @@ fn setup() -> (PathBuf, PathBuf, PathBuf, PathBuf) {
     let (_, test4) = split("32", "4x4", "d32s4");
     let (_, test8) = split("8", "4x4", "d8");
     let model = tmp("model.safetensors");
-    ok(&[
+    let mut args = vec![
         "train",
         "--data",
         s(&train),
@@ -91,18 +74,10 @@ fn setup() -> (PathBuf, PathBuf, PathBuf, PathBuf) {
         "1",
         "--batch",
         "8",
-        "--width",
-        "4",
-        "--modes",
-        "8",
-        "--layers",
-        "2",
-        "--embed-dim",
-        "16",
-        "--fc-hidden",
-        "8",
         "--quiet",
-    ]);
+    ];
+    args.extend(net_flags("4", "8", "2", "16", "8"));
+    ok(&args);
     (model, test, test4, test8)
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use diffclosure::data::io;
 
-use crate::cli::{diffclosure, kill_when_exists, ok, s, test_path};
+use crate::cli::{diffclosure, kill_when_exists, net_flags, ok, s, simulate_from_t0, test_path};
 
 fn tmp(name: &str) -> PathBuf {
     test_path("train", name, false)
@@ -27,24 +27,7 @@ fn dataset(name: &str, grid: usize, trajectories: usize, steps: usize) -> PathBu
         (trajectories + 1).to_string(),
         steps.to_string(),
     );
-    ok(&[
-        "simulate",
-        "--grid",
-        &g,
-        "--batch",
-        &b,
-        "--steps",
-        &st,
-        "--snapshot-every",
-        "10",
-        "--t-start",
-        "0",
-        "--coarse",
-        &g,
-        "--quiet",
-        "--out",
-        s(&traj),
-    ]);
+    simulate_from_t0(&traj, &g, &b, &st, &g);
     ok(&[
         "dataset",
         "--input",
@@ -73,19 +56,6 @@ fn losses(path: &Path) -> Vec<(u64, f64)> {
         })
         .collect()
 }
-
-const SMALL_NET: [&str; 10] = [
-    "--width",
-    "8",
-    "--modes",
-    "8",
-    "--layers",
-    "2",
-    "--embed-dim",
-    "16",
-    "--fc-hidden",
-    "16",
-];
 
 /// 64², 561 training samples (11 trajectories × 51 snapshots), a small
 /// network (width 8, 2 layers), batch 16, lr 1e-2, 3 epochs (105 steps).
@@ -116,7 +86,7 @@ fn dsm_loss_falls_on_a_real_dataset() {
         "--loss-log",
         s(&log),
     ];
-    args.extend(SMALL_NET);
+    args.extend(net_flags("8", "8", "2", "16", "16"));
     ok(&args);
     let l = losses(&log);
     assert_eq!(l.len(), 105, "one read per step");
@@ -149,25 +119,15 @@ fn killed_training_resumes_exactly_and_bad_input_is_refused() {
             "--quiet",
             "--loss-log",
             s(log),
-            "--width",
-            "4",
-            "--modes",
-            "4",
-            "--layers",
-            "2",
-            "--embed-dim",
-            "8",
-            "--fc-hidden",
-            "8",
         ]
         .iter()
+        .chain(&net_flags("4", "4", "2", "8", "8"))
         .map(|x| x.to_string())
         .collect();
         v
     };
-    let call = |v: &[String]| diffclosure(&v.iter().map(String::as_str).collect::<Vec<_>>());
     let (a, alog) = (tmp("a.safetensors"), tmp("a.csv"));
-    let (ok_a, _, e) = call(&base(&a, &alog, "4"));
+    let (ok_a, _, e) = diffclosure(&base(&a, &alog, "4"));
     assert!(ok_a, "{e}");
 
     let (b, blog) = (tmp("b.safetensors"), tmp("b.csv"));
@@ -182,7 +142,7 @@ fn killed_training_resumes_exactly_and_bad_input_is_refused() {
     let mut resume = base(&b, &blog, "4");
     let export = tmp("b.weights.safetensors");
     resume.extend(["--resume".into(), "--export".into(), s(&export).into()]);
-    let (ok_b, _, e) = call(&resume);
+    let (ok_b, _, e) = diffclosure(&resume);
     assert!(ok_b, "{e}");
     let (fa, fb) = (io::read(&a).unwrap(), io::read(&b).unwrap());
     assert_eq!(fa.tensors.len(), fb.tensors.len());
@@ -233,7 +193,7 @@ fn killed_training_resumes_exactly_and_bad_input_is_refused() {
     let export = tmp("c_cap.weights.safetensors");
     let mut capped = base(&c, &clog, "4");
     capped.extend(["--max-minutes", "1e-4", "--export", s(&export)].map(String::from));
-    let (ok_c, out, e) = call(&capped);
+    let (ok_c, out, e) = diffclosure(&capped);
     assert!(ok_c, "{e}");
     assert!(out.contains("stopped at epoch 1 of 4"), "{out}");
     let ck = diffclosure::score::checkpoint::load(&c).unwrap();
@@ -241,7 +201,7 @@ fn killed_training_resumes_exactly_and_bad_input_is_refused() {
     assert!(export.exists(), "the capped run exports its weights");
     let mut resume = base(&c, &clog, "4");
     resume.push("--resume".into());
-    let (ok_c, _, e) = call(&resume);
+    let (ok_c, _, e) = diffclosure(&resume);
     assert!(ok_c, "{e}");
     let fc = io::read(&c).unwrap();
     for (name, ta) in &fa.tensors {
@@ -252,13 +212,13 @@ fn killed_training_resumes_exactly_and_bad_input_is_refused() {
     }
     let mut zero = base(&tmp("d.safetensors"), &tmp("d.csv"), "1");
     zero.extend(["--max-minutes", "0"].map(String::from));
-    let (ok_d, _, e) = call(&zero);
+    let (ok_d, _, e) = diffclosure(&zero);
     assert!(!ok_d && e.contains("positive number of minutes"), "{e}");
 
     // Bad input: nothing is written over the checkpoint.
     let before = std::fs::read(&a).unwrap();
     let fails = |v: Vec<String>, what: &str| {
-        let (ok, _, e) = call(&v);
+        let (ok, _, e) = diffclosure(&v);
         assert!(!ok, "{what} must fail");
         e
     };

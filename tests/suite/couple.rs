@@ -13,12 +13,18 @@ use diffclosure::sde::generate::Generator;
 use diffclosure::sde::{Noise, SamplerConfig};
 
 use crate::reference::fft;
-use crate::{gpu, test_data};
+use crate::{gpu, max_abs, max_abs_err, test_data};
 
 /// A network of width 4 and 4 modes (fc 8, with the vorticity pipeline):
-/// fast on lavapipe, big enough that a wrong wiring shows.
-fn tiny_network(layers: usize, embed_dim: usize, sparse: bool) -> ScoreConfig {
-    ScoreConfig {
+/// fast on lavapipe, big enough that a wrong wiring shows; with its
+/// parameters as initialised from `seed`.
+fn tiny_network(
+    layers: usize,
+    embed_dim: usize,
+    sparse: bool,
+    seed: u64,
+) -> (ScoreConfig, Vec<f32>) {
+    let cfg = ScoreConfig {
         width: 4,
         modes: 4,
         layers,
@@ -26,7 +32,9 @@ fn tiny_network(layers: usize, embed_dim: usize, sparse: bool) -> ScoreConfig {
         fc_hidden: 8,
         vorticity: true,
         sparse,
-    }
+    };
+    let params = init_params(&cfg, seed);
+    (cfg, params)
 }
 
 /// Tolerance 1e-5 of the spectrum's largest magnitude: the vorticity makes
@@ -39,20 +47,8 @@ fn tiny_network(layers: usize, embed_dim: usize, sparse: bool) -> ScoreConfig {
 fn learned_closure_is_the_network_sample_of_the_solver_state() {
     let g = gpu();
     let (b, n, s, frames) = (2, 32, 4, 3);
-    let cfg = tiny_network(2, 16, true);
-    let params = init_params(&cfg, 3);
-    let ns = NsConfig {
-        n,
-        length: std::f64::consts::TAU,
-        nu: 1e-3,
-        drag: 0.1,
-        dt: 1e-3,
-        scheme: TimeScheme::Heun,
-        batch: b,
-        stochastic: None,
-        seed: 0,
-        advection: true,
-    };
+    let (cfg, params) = tiny_network(2, 16, true, 3);
+    let ns = crate::ns::config(n, b, 1e-3, 0.1, 1e-3, TimeScheme::Heun);
     let mut solver = NsSolver::new(g, &ns, None).unwrap();
     let w = test_data(1, b * n * n);
     solver.set_vorticity(&w).unwrap();
@@ -90,11 +86,7 @@ fn learned_closure_is_the_network_sample_of_the_solver_state() {
         }
     }
     assert_eq!(want.len(), 2 * b * half);
-    let scale = want.iter().fold(0f64, |a, v| a.max(v.abs()));
-    let err = hat
-        .iter()
-        .zip(&want)
-        .fold(0f64, |a, (x, y)| a.max((f64::from(*x) - y).abs()));
+    let (scale, err) = (max_abs(&want), max_abs_err(&hat, &want));
     eprintln!(
         "closure spectrum vs sample: {:.2e} of {scale:.2e}",
         err / scale
@@ -125,8 +117,7 @@ fn learned_closure_is_the_network_sample_of_the_solver_state() {
 fn generator_window_follows_the_batch() {
     let g = gpu();
     let (len, n, s, b) = (8, 16, 4, 2);
-    let cfg = tiny_network(1, 8, true);
-    let params = init_params(&cfg, 5);
+    let (cfg, params) = tiny_network(1, 8, true, 5);
     let data = Samples {
         grid: n,
         sensors: s,
@@ -167,20 +158,8 @@ fn generator_window_follows_the_batch() {
 fn mean_closure_averages_the_samples_of_each_trajectory() {
     let g = gpu();
     let (b, k, n, s, frames) = (2, 3, 32, 4, 2);
-    let cfg = tiny_network(1, 16, true);
-    let params = init_params(&cfg, 5);
-    let ns = |batch: usize| NsConfig {
-        n,
-        length: std::f64::consts::TAU,
-        nu: 1e-3,
-        drag: 0.1,
-        dt: 1e-3,
-        scheme: TimeScheme::Heun,
-        batch,
-        stochastic: None,
-        seed: 0,
-        advection: true,
-    };
+    let (cfg, params) = tiny_network(1, 16, true, 5);
+    let ns = |batch: usize| crate::ns::config(n, batch, 1e-3, 0.1, 1e-3, TimeScheme::Heun);
     let repeat = |v: &[f32], per: usize| -> Vec<f32> {
         v.chunks_exact(per)
             .flat_map(|r| std::iter::repeat_n(r, k).flatten().copied())
@@ -230,11 +209,7 @@ fn mean_closure_averages_the_samples_of_each_trajectory() {
             want.extend([c.re, c.im]);
         }
     }
-    let scale = want.iter().fold(0f64, |a, v| a.max(v.abs()));
-    let err = hat
-        .iter()
-        .zip(&want)
-        .fold(0f64, |a, (x, y)| a.max((f64::from(*x) - y).abs()));
+    let (scale, err) = (max_abs(&want), max_abs_err(&hat, &want));
     assert!(
         err < 1e-5 * scale,
         "mean closure spectrum error {err} of {scale}"
@@ -256,8 +231,7 @@ fn perturbation_between_samples_is_fresh_white_noise() {
 
     let g = gpu();
     let (n, eps) = (32, 0.05);
-    let cfg = tiny_network(1, 16, false);
-    let params = init_params(&cfg, 5);
+    let (cfg, params) = tiny_network(1, 16, false, 5);
     let ns = crate::ns::config(n, 1, 0.0, 0.1, 1e-3, TimeScheme::Heun);
     let mut solver = NsSolver::new(g, &ns, None).unwrap();
     solver.set_vorticity(&test_data(3, n * n)).unwrap();
@@ -375,8 +349,7 @@ fn learned_closure_is_drawn_every_k_steps() {
 
     let g = gpu();
     let (b, n, s) = (1, 32, 4);
-    let cfg = tiny_network(2, 16, false);
-    let params = init_params(&cfg, 5);
+    let (cfg, params) = tiny_network(2, 16, false, 5);
     let ns = crate::ns::config(n, b, 0.0, 0.1, 1e-3, TimeScheme::Heun);
     let mut solver = NsSolver::new(g, &ns, None).unwrap();
     solver.set_vorticity(&test_data(3, n * n)).unwrap();

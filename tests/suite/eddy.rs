@@ -7,7 +7,6 @@
 
 use diffclosure::couple::{Closure, CoupledRun};
 use diffclosure::data::dataset::Scenario;
-use diffclosure::gpu::Gpu;
 use diffclosure::ns::eddy::{Coefficient, EddyClosure, EddyModel, EddyViscosity};
 use diffclosure::ns::{NsConfig, NsSolver, TimeScheme};
 use rustfft::num_complex::Complex64;
@@ -38,14 +37,15 @@ fn fields(n: usize, batch: usize, kmax: i64, seed: u64) -> (Vec<f32>, Vec<Vec<Co
     (phys, spectra)
 }
 
+/// `names` with the kinds they parse to.
+fn kinds<'a>(names: &'a [&'a str]) -> impl Iterator<Item = (&'a str, EddyViscosity)> + 'a {
+    names.iter().map(|&name| (name, name.parse().unwrap()))
+}
+
 /// Records `kind` for the state `w` and returns (closure term `[B, n, h]`
 /// interleaved, coefficients `[B]`, grid-level `(D, J)` `[B, 2, n, h]`).
-fn gpu_closure(
-    g: &Gpu,
-    cfg: &NsConfig,
-    kind: EddyViscosity,
-    w: &[f32],
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+fn gpu_closure(cfg: &NsConfig, kind: EddyViscosity, w: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let g = gpu();
     let mut solver = NsSolver::new(g, cfg, None).unwrap();
     solver.set_vorticity(w).unwrap();
     let eddy = EddyClosure::new(g, cfg, kind).unwrap();
@@ -93,7 +93,6 @@ fn cpu_closure(n: usize, kind: EddyViscosity, w: &[Complex64]) -> (Vec<Complex64
 /// strain component, filter or Parseval weight misses by O(1).
 #[test]
 fn eddy_closures_match_the_reference() {
-    let g = gpu();
     let (n, b) = (32, 2);
     let cfg = config(n, b, 1e-3, 0.1, 1e-3, TimeScheme::Heun);
     // Random-phase fields have no cascade, so the sign of their dynamic
@@ -101,9 +100,8 @@ fn eddy_closures_match_the_reference() {
     // zeros would test nothing).
     let (w, spectra) = fields(n, b, 14, 23);
     let per = n * (n / 2 + 1);
-    for name in KINDS {
-        let kind: EddyViscosity = name.parse().unwrap();
-        let (term, coef, terms) = gpu_closure(g, &cfg, kind, &w);
+    for (name, kind) in kinds(&KINDS) {
+        let (term, coef, terms) = gpu_closure(&cfg, kind, &w);
         for (t, spec) in spectra.iter().enumerate() {
             let (want, c) = cpu_closure(n, kind, spec);
             // The dynamic check means something only with C > 0.
@@ -131,11 +129,9 @@ fn eddy_closures_match_the_reference() {
 /// anti-dissipative term.
 #[test]
 fn dynamic_coefficient_is_clipped_at_zero() {
-    let g = gpu();
     let n = 32;
     let cfg = config(n, 1, 1e-3, 0.1, 1e-3, TimeScheme::Heun);
-    for name in ["dynamic-smagorinsky", "dynamic-leith"] {
-        let kind: EddyViscosity = name.parse().unwrap();
+    for (name, kind) in kinds(&["dynamic-smagorinsky", "dynamic-leith"]) {
         let leith = kind.model == EddyModel::Leith;
         let dx = TWO_PI / n as f64;
         let (seed, w) = (0..40)
@@ -147,7 +143,7 @@ fn dynamic_coefficient_is_clipped_at_zero() {
                 (ratio < 0.0).then_some((seed, w))
             })
             .unwrap_or_else(|| panic!("{name}: no seed of 40 with a negative ratio"));
-        let (term, coef, _) = gpu_closure(g, &cfg, kind, &w);
+        let (term, coef, _) = gpu_closure(&cfg, kind, &w);
         assert_eq!(coef[0], 0.0, "{name}, seed {seed}: C {}", coef[0]);
         assert!(
             term.iter().all(|&v| v == 0.0),
@@ -198,7 +194,6 @@ fn grad(n: usize, w: &[Complex64]) -> (Vec<f64>, Vec<f64>) {
 /// factor 2 in |S| or a wrong Δ power fails.
 #[test]
 fn eddy_viscosity_dissipates_enstrophy_at_its_rate() {
-    let g = gpu();
     let n = 32;
     let cfg = config(n, 1, 1e-3, 0.1, 1e-3, TimeScheme::Heun);
     let (w, spectra) = fields(n, 1, 10, 5);
@@ -221,9 +216,8 @@ fn eddy_viscosity_dissipates_enstrophy_at_its_rate() {
     let (psi_xx, psi_xy) = grad(n, &cpu_fft::r2c(&psi_x, n, n));
     let (_, psi_yy) = grad(n, &cpu_fft::r2c(&psi_y, n, n));
     let dx = TWO_PI / n as f64;
-    for name in ["smagorinsky", "leith"] {
-        let kind: EddyViscosity = name.parse().unwrap();
-        let (term, coef, _) = gpu_closure(g, &cfg, kind, &w);
+    for (name, kind) in kinds(&["smagorinsky", "leith"]) {
+        let (term, coef, _) = gpu_closure(&cfg, kind, &w);
         let c = f64::from(coef[0]);
         let rate = parseval_dot(n, spec, &term);
         let want: f64 = -c
@@ -257,15 +251,13 @@ fn eddy_viscosity_dissipates_enstrophy_at_its_rate() {
 /// filter altogether has L ≡ 0 everywhere and fails the broadband C > 0.
 #[test]
 fn dynamic_coefficient_vanishes_for_a_resolved_flow() {
-    let g = gpu();
     let n = 32;
     let cfg = config(n, 1, 1e-3, 0.1, 1e-3, TimeScheme::Heun);
-    for name in ["dynamic-smagorinsky", "dynamic-leith"] {
-        let kind: EddyViscosity = name.parse().unwrap();
+    for (name, kind) in kinds(&["dynamic-smagorinsky", "dynamic-leith"]) {
         let (broad, _) = fields(n, 1, 14, 21);
         let (resolved, _) = fields(n, 1, 6, 21);
-        let (_, c_broad, _) = gpu_closure(g, &cfg, kind, &broad);
-        let (_, c_res, _) = gpu_closure(g, &cfg, kind, &resolved);
+        let (_, c_broad, _) = gpu_closure(&cfg, kind, &broad);
+        let (_, c_res, _) = gpu_closure(&cfg, kind, &resolved);
         assert!(c_broad[0] > 0.0, "{name}: broadband C {}", c_broad[0]);
         assert!(
             c_res[0] <= 1e-4 * c_broad[0],
@@ -297,7 +289,7 @@ fn coupled_run_dissipates_with_the_eddy_closure() {
         model: EddyModel::Smagorinsky,
         coefficient: Coefficient::Constant(0.3),
     };
-    let (term, _, _) = gpu_closure(g, &cfg, kind, &w);
+    let (term, _, _) = gpu_closure(&cfg, kind, &w);
     let rate = 2.0 * parseval_dot(n, &spectra[0], &term) / (n * n) as f64;
     let run = |closure: Option<EddyViscosity>| -> f64 {
         let mut solver = NsSolver::new(g, &cfg, None).unwrap();

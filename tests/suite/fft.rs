@@ -14,8 +14,8 @@ use diffclosure::fft::{Fft2d, FftOptions, Strategy, Transform};
 use diffclosure::gpu::{DType, Tensor};
 use rustfft::num_complex::Complex64;
 
-use crate::reference::fft as cpu;
-use crate::{gpu, test_data};
+use crate::reference::{f64s, fft as cpu};
+use crate::{gpu, max_abs, max_abs_err, test_data};
 
 const TOL: f64 = 1e-5;
 
@@ -28,12 +28,7 @@ fn to_c64(v: &[f32]) -> Vec<Complex64> {
 /// max |a − b| / max |b| over complex (re, im) or real values.
 fn rel_err(gpu_out: &[f32], reference: &[f64]) -> f64 {
     assert_eq!(gpu_out.len(), reference.len());
-    let max_ref = reference.iter().fold(0f64, |m, v| m.max(v.abs()));
-    let max_err = gpu_out
-        .iter()
-        .zip(reference)
-        .fold(0f64, |m, (a, b)| m.max((f64::from(*a) - b).abs()));
-    max_err / max_ref
+    max_abs_err(gpu_out, reference) / max_abs(reference)
 }
 
 fn flat(v: &[Complex64]) -> Vec<f64> {
@@ -181,15 +176,16 @@ fn round_trips() {
         let data = test_data(7, 2 * b * h * w);
         let x = Tensor::from_f32(g, &[b, h, w], DType::C32, &data).unwrap();
         let plan = plan(s, b, h, w);
-        let mut enc = g.encoder("round trip");
-        plan.run(&mut enc, Transform::Forward, &x, &x).unwrap();
-        plan.run(&mut enc, Transform::Inverse, &x, &x).unwrap();
-        g.submit(enc);
-        let back = g.read_one(&x).unwrap();
-        let e = rel_err(
-            &back,
-            &data.iter().map(|v| f64::from(*v)).collect::<Vec<_>>(),
-        );
+        // `back` of `there` of x (through `mid`, into y) against `want`.
+        let round_trip = |tag, [there, back]: [Transform; 2], x, mid, y, want: &[f32]| {
+            let mut enc = g.encoder(tag);
+            plan.run(&mut enc, there, x, mid).unwrap();
+            plan.run(&mut enc, back, mid, y).unwrap();
+            g.submit(enc);
+            rel_err(&g.read_one(y).unwrap(), &f64s(want))
+        };
+        let c2c = [Transform::Forward, Transform::Inverse];
+        let e = round_trip("round trip", c2c, &x, &x, &x, &data);
         // Two transforms: twice the single-transform bound.
         assert!(e <= 2.0 * TOL, "{s:?} c2c round trip {b}x{h}x{w}: {e:.3e}");
 
@@ -197,15 +193,8 @@ fn round_trips() {
         let xr = Tensor::from_f32(g, &[b, h, w], DType::F32, real).unwrap();
         let spec = Tensor::zeros(g, &[b, h, w / 2 + 1], DType::C32).unwrap();
         let yr = Tensor::zeros(g, &[b, h, w], DType::F32).unwrap();
-        let mut enc = g.encoder("real round trip");
-        plan.run(&mut enc, Transform::R2c, &xr, &spec).unwrap();
-        plan.run(&mut enc, Transform::C2r, &spec, &yr).unwrap();
-        g.submit(enc);
-        let back = g.read_one(&yr).unwrap();
-        let e = rel_err(
-            &back,
-            &real.iter().map(|v| f64::from(*v)).collect::<Vec<_>>(),
-        );
+        let r2c = [Transform::R2c, Transform::C2r];
+        let e = round_trip("real round trip", r2c, &xr, &spec, &yr, real);
         assert!(e <= 2.0 * TOL, "{s:?} real round trip {b}x{h}x{w}: {e:.3e}");
     }
 }

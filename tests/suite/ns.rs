@@ -8,7 +8,7 @@ use diffclosure::ns::{NsConfig, NsSolver, TimeScheme};
 use rustfft::num_complex::Complex64;
 
 use crate::reference::{fft as cpu_fft, ns as cpu_ns};
-use crate::{gpu, test_data};
+use crate::{gpu, max_abs, max_abs_err, test_data};
 
 pub(crate) const TWO_PI: f64 = 2.0 * std::f64::consts::PI;
 
@@ -64,11 +64,7 @@ pub(crate) fn to_f32(v: &[f64]) -> Vec<f32> {
 }
 
 fn max_rel(a: &[f32], b: &[f64]) -> f64 {
-    let m = b.iter().fold(0f64, |m, v| m.max(v.abs()));
-    a.iter()
-        .zip(b)
-        .fold(0f64, |e, (x, y)| e.max((f64::from(*x) - y).abs()))
-        / m
+    max_abs_err(a, b) / max_abs(b)
 }
 
 /// Taylor–Green vortex ψ = sin(kx) sin(ky), ω = 2k²ψ: u·∇ω ≡ 0, so
@@ -364,16 +360,13 @@ fn spectral_truncation_keeps_point_values() {
         .collect();
     let ft = Tensor::from_f32(g, &[batch, n, n / 2 + 1], DType::C32, &fine_hat).unwrap();
     let ct = Tensor::zeros(g, &[batch, m, m / 2 + 1], DType::C32).unwrap();
-    let mut enc = g.encoder("restrict");
-    {
-        let mut pass = enc.begin_compute_pass(&Default::default());
-        record_truncation(g, &mut pass, &ft, &ct).unwrap();
+    crate::in_one_pass("restrict", |pass| {
+        record_truncation(g, pass, &ft, &ct).unwrap();
         assert!(
-            record_truncation(g, &mut pass, &ct, &ft).is_err(),
+            record_truncation(g, pass, &ct, &ft).is_err(),
             "m > n must be refused"
         );
-    }
-    g.submit(enc);
+    });
     let coarse_hat = g.read_one(&ct).unwrap();
     let (hn, hm) = (n / 2 + 1, m / 2 + 1);
     for b in 0..batch {
@@ -432,17 +425,14 @@ fn striding_samples_the_fine_grid() {
     let noise = test_data(41, batch * n * n);
     let ft = Tensor::from_f32(g, &[batch, n, n], DType::F32, &noise).unwrap();
     let ct = Tensor::zeros(g, &[batch, m, m], DType::F32).unwrap();
-    let mut enc = g.encoder("stride");
-    {
-        let mut pass = enc.begin_compute_pass(&Default::default());
-        record_stride(g, &mut pass, &ft, &ct).unwrap();
+    crate::in_one_pass("stride", |pass| {
+        record_stride(g, pass, &ft, &ct).unwrap();
         let odd = Tensor::zeros(g, &[batch, 24, 24], DType::F32).unwrap();
         assert!(
-            record_stride(g, &mut pass, &ft, &odd).is_err(),
+            record_stride(g, pass, &ft, &odd).is_err(),
             "24 does not divide 64"
         );
-    }
-    g.submit(enc);
+    });
     assert_eq!(g.read_one(&ct).unwrap(), sample(&noise));
 
     let cfg = config(n, batch, 0.01, 0.0, 1e-3, TimeScheme::Heun);

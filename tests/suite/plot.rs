@@ -520,15 +520,19 @@ mod cli {
         trajectory(&input);
         let (png, heat) = (tmp("spec.png"), tmp("vort.png"));
         let s = |p: &Path| p.to_str().unwrap().to_string();
-        let (ok, stdout, e) = diffclosure(&[
-            "spectrum",
-            "--input",
-            &s(&input),
-            "--png",
-            &s(&png),
-            "--heatmap",
-            &s(&heat),
-        ]);
+        // `spectrum` of the input with both figures.
+        let both = |png: &Path, heat: &Path| {
+            diffclosure(&[
+                "spectrum",
+                "--input",
+                &s(&input),
+                "--png",
+                &s(png),
+                "--heatmap",
+                &s(heat),
+            ])
+        };
+        let (ok, stdout, e) = both(&png, &heat);
         assert!(ok, "{e}");
         assert!(stdout.contains("±2.000"), "{stdout}");
         assert_eq!(decode(&png).dimensions(), (800, 600));
@@ -551,29 +555,13 @@ mod cli {
 
         // --png exists: refused, and --heatmap (new name) is not written.
         let heat2 = tmp("vort2.png");
-        let (ok, _, e) = diffclosure(&[
-            "spectrum",
-            "--input",
-            &s(&input),
-            "--png",
-            &s(&png),
-            "--heatmap",
-            &s(&heat2),
-        ]);
+        let (ok, _, e) = both(&png, &heat2);
         assert!(!ok && e.contains("exists"), "{e}");
         assert!(!heat2.exists());
         // The input as an output, or one file for two outputs.
         let (ok, _, e) = diffclosure(&["spectrum", "--input", &s(&input), "--png", &s(&input)]);
         assert!(!ok && e.contains("input"), "{e}");
-        let (ok, _, e) = diffclosure(&[
-            "spectrum",
-            "--input",
-            &s(&input),
-            "--png",
-            &s(&heat2),
-            "--heatmap",
-            &s(&heat2),
-        ]);
+        let (ok, _, e) = both(&heat2, &heat2);
         assert!(!ok && e.contains("same file"), "{e}");
         // A directory that does not exist.
         let nowhere = input.with_file_name("no-such-dir").join("x.png");

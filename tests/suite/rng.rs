@@ -61,10 +61,7 @@ fn gpu_normals_match_cpu_box_muller() {
     let n = 4096;
     let z = fill(&mut Rng::with_counter(42, 1000), Distribution::Normal, n);
     let r = philox::normals(42, 1000, n);
-    let worst = z
-        .iter()
-        .zip(&r)
-        .fold(0f64, |m, (a, b)| m.max((f64::from(*a) - b).abs()));
+    let worst = crate::max_abs_err(&z, &r);
     assert!(worst < 1e-4, "GPU normals differ from CPU by {worst:e}");
 }
 

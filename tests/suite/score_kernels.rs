@@ -16,7 +16,7 @@ use diffclosure::score::linear::Act;
 use diffclosure::score::spectral_conv::{Method, Scratch, Twiddles};
 
 use crate::reference::score as cpu;
-use crate::{gpu, test_data};
+use crate::{gpu, max_abs, max_abs_err, test_data};
 
 /// Checks every parameter tensor's gradient: `|got − want| ≤ 2e-5 ·
 /// max(the tensor's max, floor × the largest gradient)` for trainable ones
@@ -29,15 +29,14 @@ pub(crate) fn assert_gradients(
     want: &[f64],
     floor: f64,
 ) -> (f64, String) {
-    let global = want.iter().fold(0f64, |a, v| a.max(v.abs()));
+    let global = max_abs(want);
     let mut worst = (0.0, String::new());
     for spec in specs {
         let r = spec.offset..spec.offset + spec.len();
-        let own = want[r.clone()].iter().fold(0f64, |a, v| a.max(v.abs()));
-        let err = got[r.clone()]
-            .iter()
-            .zip(&want[r])
-            .fold(0f64, |a, (x, y)| a.max((f64::from(*x) - y).abs()));
+        let (own, err) = (
+            max_abs(&want[r.clone()]),
+            max_abs_err(&got[r.clone()], &want[r]),
+        );
         let e = err / own.max(floor * global);
         if e > worst.0 {
             worst = (e, spec.name.clone());
@@ -79,15 +78,7 @@ fn score_network_matches_reference() {
     use diffclosure::score::model::ScoreFno;
     use diffclosure::score::ScoreConfig;
     let g = gpu();
-    let base = ScoreConfig {
-        width: 4,
-        modes: 4,
-        layers: 2,
-        embed_dim: 8,
-        fc_hidden: 8,
-        vorticity: true,
-        sparse: true,
-    };
+    let base = crate::tiny_config();
     let cases = [
         (base.clone(), 32),
         (
@@ -164,15 +155,12 @@ fn score_network_matches_reference() {
         }
         let params = Tensor::from_f32(g, &[params32.len()], DType::F32, &params32).unwrap();
         let grads = Tensor::zeros(g, &[params32.len()], DType::F32).unwrap();
-        let mut enc = g.encoder("score");
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            model.record_forward(g, &mut pass, &params, &ws).unwrap();
+        crate::in_one_pass("score", |pass| {
+            model.record_forward(g, pass, &params, &ws).unwrap();
             model
-                .record_backward(g, &mut pass, &params, &ws, &grads, false)
+                .record_backward(g, pass, &params, &ws, &grads, false)
                 .unwrap();
-        }
-        g.submit(enc);
+        });
         let tag = format!(
             "{n}², vorticity {}, sparse {}, {method}",
             cfg.vorticity, cfg.sparse
@@ -229,15 +217,12 @@ fn bicubic_matches_reference() {
         let dt = Tensor::from_f32(g, &[b, c, n, n], DType::F32, &dout).unwrap();
         let ds = Tensor::from_f32(g, &[b, c, ps], DType::F32, &d0).unwrap();
         let bi = Bicubic::new(g, b, c, s, n, n).unwrap();
-        let mut enc = g.encoder("bicubic");
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            bi.record_forward(g, &mut pass, Act::all(&st), Act::all(&big))
+        crate::in_one_pass("bicubic", |pass| {
+            bi.record_forward(g, pass, Act::all(&st), Act::all(&big))
                 .unwrap();
-            bi.record_backward(g, &mut pass, Act::all(&dt), Act::all(&ds), true)
+            bi.record_backward(g, pass, Act::all(&dt), Act::all(&ds), true)
                 .unwrap();
-        }
-        g.submit(enc);
+        });
         let unpad = |v: &[f32]| -> Vec<f64> {
             v.chunks_exact(ps)
                 .flat_map(|p| p[..s * s].iter())
@@ -308,13 +293,11 @@ fn weights_are_resolution_invariant() {
             Twiddles::new(g, n, n).unwrap(),
             Scratch::new(g, b, cin.max(cout), (n, n), m, Method::Dft).unwrap(),
         );
-        let mut enc = g.encoder("invariance");
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
+        crate::in_one_pass("invariance", |pass| {
             layer
                 .record_forward(
                     g,
-                    &mut pass,
+                    pass,
                     &params,
                     &tw,
                     Act::all(&x),
@@ -323,8 +306,7 @@ fn weights_are_resolution_invariant() {
                     &scratch,
                 )
                 .unwrap();
-        }
-        g.submit(enc);
+        });
         let o = g.read_one(&out).unwrap();
         // Sample on the 64² points.
         let r = n / 64;
@@ -343,12 +325,8 @@ fn weights_are_resolution_invariant() {
     }
     // The whole network on the three grids from one parameter vector.
     let cfg = ScoreConfig {
-        width: 4,
         modes: 8,
-        layers: 2,
-        embed_dim: 8,
-        fc_hidden: 8,
-        ..ScoreConfig::default()
+        ..crate::tiny_config()
     };
     let model = ScoreFno::new(&cfg).unwrap();
     let p = diffclosure::score::init::init_params(&cfg, 1);
@@ -359,12 +337,9 @@ fn weights_are_resolution_invariant() {
         ws.w.write(g, &test_data(84, n * n)).unwrap();
         ws.s.write(g, &test_data(85, 25)).unwrap();
         ws.t.write(g, &[0.3]).unwrap();
-        let mut enc = g.encoder("net");
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            model.record_forward(g, &mut pass, &pt, &ws).unwrap();
-        }
-        g.submit(enc);
+        crate::in_one_pass("net", |pass| {
+            model.record_forward(g, pass, &pt, &ws).unwrap();
+        });
         let y = g.read_one(&ws.out).unwrap();
         assert!(
             y.iter().all(|v| v.is_finite()) && y.iter().any(|&v| v != 0.0),
@@ -413,12 +388,9 @@ fn matches_pytorch_baseline() {
         t.write(g, &input(k).data).unwrap();
     }
     let p = Tensor::from_f32(g, &[flat.len()], DType::F32, &flat).unwrap();
-    let mut enc = g.encoder("torch check");
-    {
-        let mut pass = enc.begin_compute_pass(&Default::default());
-        model.record_forward(g, &mut pass, &p, &ws).unwrap();
-    }
-    g.submit(enc);
+    crate::in_one_pass("torch check", |pass| {
+        model.record_forward(g, pass, &p, &ws).unwrap();
+    });
     let got = f64s(&g.read_one(&ws.out).unwrap());
     let want = f64s(&f.get(&path, "expected.out").unwrap().data);
     let e = rel_err(&got, &want);

@@ -105,22 +105,21 @@ fn check_network(cfg: &ScoreConfig, seed: u64) -> Vec<(String, f64)> {
         (name.to_string(), check_vector(&f, x0, an, seed + 99))
     };
     errs.push(field("input x", &inp.x, &g.x, &|i, v| i.x = v.to_vec()));
-    if cfg.vorticity {
-        errs.push(field("input w", &inp.w, &g.w, &|i, v| i.w = v.to_vec()));
-    } else {
-        assert!(
-            g.w.iter().all(|&v| v == 0.0),
-            "w is ignored without its pipeline"
-        );
-    }
-    if cfg.sparse {
-        errs.push(field("input s", &inp.s, &g.s, &|i, v| i.s = v.to_vec()));
-    } else {
-        assert!(
-            g.s.iter().all(|&v| v == 0.0),
-            "s is ignored without its pipeline"
-        );
-    }
+    // The input of an optional pipeline: checked when it is on, with an
+    // exactly zero gradient when it is off.
+    let mut optional =
+        |on: bool, name: &str, x0: &[f64], an: &[f64], set: &dyn Fn(&mut Inputs, &[f64])| {
+            if on {
+                errs.push(field(&format!("input {name}"), x0, an, set));
+            } else {
+                assert!(
+                    an.iter().all(|&v| v == 0.0),
+                    "{name} is ignored without its pipeline"
+                );
+            }
+        };
+    optional(cfg.vorticity, "w", &inp.w, &g.w, &|i, v| i.w = v.to_vec());
+    optional(cfg.sparse, "s", &inp.s, &g.s, &|i, v| i.s = v.to_vec());
     errs.sort_by(|a, b| b.1.total_cmp(&a.1));
     errs
 }
@@ -389,7 +388,7 @@ fn spectral_conv_is_resolution_invariant() {
         })
         .collect();
     let (_, coarse) = &outs[0];
-    let scale = coarse.iter().fold(0f64, |a, v| a.max(v.abs()));
+    let scale = crate::max_abs(coarse);
     assert!(scale > 0.1, "a non-trivial output");
     for (n, fine) in &outs[1..] {
         let r = n / 8;

@@ -14,7 +14,7 @@ use diffclosure::score::ScoreConfig;
 
 use crate::reference::f64s;
 use crate::reference::score as cpu;
-use crate::{gpu, test_data};
+use crate::{gpu, test_data, tiny_config};
 
 /// Three Adam steps against torch.optim.Adam's update written out in f64,
 /// on the range [64, len) (the first 64 entries must stay untouched).
@@ -32,12 +32,9 @@ fn adam_matches_its_definition() {
     for k in 1..=3 {
         let gr = test_data(40 + k as u64, len);
         let grads = Tensor::from_f32(g, &[len], DType::F32, &gr).unwrap();
-        let mut enc = g.encoder("adam");
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            adam.record_step(g, &mut pass, &params, &grads, lr).unwrap();
-        }
-        g.submit(enc);
+        crate::in_one_pass("adam", |pass| {
+            adam.record_step(g, pass, &params, &grads, lr).unwrap();
+        });
         for i in 64..len {
             let gi = f64::from(gr[i]);
             m[i] = b1 * m[i] + (1.0 - b1) * gi;
@@ -48,23 +45,8 @@ fn adam_matches_its_definition() {
     }
     let got = g.read_one(&params).unwrap();
     assert_eq!(got[..64], p0[..64], "entries before the range changed");
-    let err = got
-        .iter()
-        .zip(&p)
-        .fold(0f64, |a, (x, y)| a.max((f64::from(*x) - y).abs()));
+    let err = crate::max_abs_err(&got, &p);
     assert!(err < 1e-6, "Adam: {err:.2e}");
-}
-
-fn tiny_config() -> ScoreConfig {
-    ScoreConfig {
-        width: 4,
-        modes: 4,
-        layers: 2,
-        embed_dim: 8,
-        fc_hidden: 8,
-        vorticity: true,
-        sparse: true,
-    }
 }
 
 /// A synthetic dataset of `len` samples on a 16² grid with 4×4 sensors.
@@ -81,6 +63,30 @@ fn tiny_data(len: usize) -> Samples {
     }
 }
 
+/// The tiny network's parameters as the reference initialises them from
+/// `seed`, in f32.
+fn reference_init(seed: u64) -> Vec<f32> {
+    cpu::init_params(&tiny_config(), seed)
+        .iter()
+        .map(|&v| v as f32)
+        .collect()
+}
+
+/// A trainer of the tiny network from `params0` on `data` after one step
+/// of a batch of 4 in micro-batches of `micro_batch`, drawn with `seed`.
+fn trained_one_step(data: &Samples, params0: &[f32], micro_batch: usize, seed: u64) -> Trainer {
+    let tcfg = TrainConfig {
+        batch: 4,
+        micro_batch: Some(micro_batch),
+        seed,
+        ..TrainConfig::default()
+    };
+    let model = ScoreFno::new(&tiny_config()).unwrap();
+    let mut tr = Trainer::new(gpu(), model, params0, data, tcfg, None).unwrap();
+    tr.step().unwrap();
+    tr
+}
+
 /// One step of the trainer against the reference DSM loss on the same
 /// batch, t and noise (read back): the loss, every gradient, and the
 /// update (Adam on the GPU gradient, 1e-6). Gradients: 2e-5 of max(own
@@ -92,22 +98,10 @@ fn tiny_data(len: usize) -> Samples {
 /// The batch is the shuffled order's first 4 samples of 12.
 #[test]
 fn training_step_matches_reference() {
-    let g = gpu();
     let cfg = tiny_config();
     let data = tiny_data(12);
-    let params0: Vec<f32> = cpu::init_params(&cfg, 3)
-        .iter()
-        .map(|&v| v as f32)
-        .collect();
-    let tcfg = TrainConfig {
-        batch: 4,
-        micro_batch: Some(4),
-        seed: 9,
-        ..TrainConfig::default()
-    };
-    let mut tr =
-        Trainer::new(g, ScoreFno::new(&cfg).unwrap(), &params0, &data, tcfg, None).unwrap();
-    tr.step().unwrap();
+    let params0 = reference_init(3);
+    let tr = trained_one_step(&data, &params0, 4, 9);
     let (idx, t, z) = tr.last_batch().unwrap();
     let mut sorted = idx.clone();
     sorted.sort_unstable();
@@ -163,20 +157,9 @@ fn micro_batches_add_up() {
     let g = gpu();
     let cfg = tiny_config();
     let data = tiny_data(8);
-    let params0: Vec<f32> = cpu::init_params(&cfg, 4)
-        .iter()
-        .map(|&v| v as f32)
-        .collect();
+    let params0 = reference_init(4);
     let run = |mb: usize| {
-        let tcfg = TrainConfig {
-            batch: 4,
-            micro_batch: Some(mb),
-            seed: 5,
-            ..TrainConfig::default()
-        };
-        let mut tr =
-            Trainer::new(g, ScoreFno::new(&cfg).unwrap(), &params0, &data, tcfg, None).unwrap();
-        tr.step().unwrap();
+        let tr = trained_one_step(&data, &params0, mb, 5);
         (tr.loss().unwrap(), tr.read_grads().unwrap())
     };
     let ((l1, g1), (l4, g4)) = (run(1), run(4));

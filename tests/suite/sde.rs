@@ -46,19 +46,14 @@ fn run(
     if let Some(x) = start {
         source.input().write(g, x).unwrap();
     }
-    let mut enc = g.encoder("sample");
-    {
-        let mut pass = enc.begin_compute_pass(&Default::default());
+    crate::in_one_pass("sample", |pass| {
         let s = if start.is_some() {
             Start::Given
         } else {
             Start::Prior
         };
-        sampler
-            .record(g, &mut pass, source, &noise, s, None)
-            .unwrap();
-    }
-    g.submit(enc);
+        sampler.record(g, pass, source, &noise, s, None).unwrap();
+    });
     g.read_one(source.input()).unwrap()
 }
 
@@ -191,14 +186,13 @@ fn samplers_end_without_the_noise_of_t_min() {
         let x0 = exact_start(&mix, sde.sigma(cfg.t_max), 17, 0.0);
         let x = run(cfg, &source, Some(&x0), Noise::batch(13, M));
         let (m0, v_start) = moments(&x0);
-        let (_, v_ref) = reference::gaussian_moments(
-            cfg.sampler,
-            sde,
-            &cfg.times().unwrap(),
-            final_step,
-            v0,
-            (m0 - mu, v_start),
-        );
+        // The scheme's exact variance at the end from a start of (mean
+        // offset, variance).
+        let end_variance = |start: (f64, f64)| {
+            let times = cfg.times().unwrap();
+            reference::gaussian_moments(cfg.sampler, sde, &times, final_step, v0, start).1
+        };
+        let v_ref = end_variance((m0 - mu, v_start));
         let (m, v) = moments(&x);
         let ms = x
             .iter()
@@ -220,14 +214,7 @@ fn samplers_end_without_the_noise_of_t_min() {
             // below v0 by ≈ σ(t_min)², where a run ending at t_min is above
             // it by σ(t_min)².
             // (From the exact marginal at t_max, not the drawn start.)
-            let (_, v_exact_start) = reference::gaussian_moments(
-                cfg.sampler,
-                sde,
-                &cfg.times().unwrap(),
-                final_step,
-                v0,
-                (0.0, v0 + sde.sigma(cfg.t_max).powi(2)),
-            );
+            let v_exact_start = end_variance((0.0, v0 + sde.sigma(cfg.t_max).powi(2)));
             let data = v0 * v0 / (v0 + s2);
             assert!(
                 (v_exact_start - data).abs() < 0.1 * s2,
@@ -424,12 +411,10 @@ fn noise_does_not_depend_on_batching() {
     // Frames after the start and after the last step (step 5), twice.
     let frames = Tensor::zeros(g, &[3 * half], DType::F32).unwrap();
     let s = ReverseSampler::new(g, cfg, half).unwrap();
-    let mut enc = g.encoder("frames");
-    {
-        let mut pass = enc.begin_compute_pass(&Default::default());
+    crate::in_one_pass("frames", |pass| {
         s.record(
             g,
-            &mut pass,
+            pass,
             &part,
             &Noise::batch(1, half),
             Start::Prior,
@@ -440,8 +425,7 @@ fn noise_does_not_depend_on_batching() {
             }),
         )
         .unwrap();
-    }
-    g.submit(enc);
+    });
     let f = g.read_one(&frames).unwrap();
     let last = g.read_one(part.input()).unwrap();
     assert_eq!(

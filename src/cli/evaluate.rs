@@ -9,6 +9,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::cli::GpuArgs;
+use crate::demo::StageJob;
 use crate::gpu::Gpu;
 use crate::metrics::{offline, online};
 
@@ -64,6 +65,15 @@ fn offline_config(a: &EvaluateArgs) -> offline::OfflineConfig {
         out: a.out.clone(),
         title: a.title.clone(),
         labels: a.labels.clone(),
+    }
+}
+
+/// The report these arguments describe.
+pub(super) fn job(a: &EvaluateArgs) -> StageJob {
+    if a.online {
+        StageJob::Online(online_config(a))
+    } else {
+        StageJob::Offline(offline_config(a))
     }
 }
 

@@ -18,8 +18,12 @@
 //!
 //! [`Progress`] is a bar on a terminal and, in a log or CI, a line every
 //! [`Progress::LINE_INTERVAL`], so that a long job is never silent.
+//!
+//! [`CommandLine`] writes the `diffclosure` command line of a job (each
+//! job's `command_line`), which the demo prints and records for every stage.
 
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -329,6 +333,87 @@ impl Lines {
             s.push_str(&self.msg);
         }
         s
+    }
+}
+
+/// The words of the `diffclosure` command line that runs a job (those
+/// after `diffclosure`), written by each job's `command_line`: the flags
+/// in the job's fixed order, values as the command line parses them
+/// (numbers as Rust displays them: the shortest form that reads back to
+/// the same value; paths as [`Path::display`] shows them, which replaces
+/// what is not UTF-8).
+#[derive(Clone, Debug)]
+pub struct CommandLine(Vec<String>);
+
+impl CommandLine {
+    /// The command line of `subcommand`.
+    pub fn new(subcommand: &str) -> Self {
+        Self(vec![subcommand.to_string()])
+    }
+
+    /// `flag value`.
+    pub fn arg(&mut self, flag: &str, value: impl Display) -> &mut Self {
+        self.0.extend([flag.to_string(), value.to_string()]);
+        self
+    }
+
+    /// `flag value` when `value` is `Some`.
+    pub fn opt(&mut self, flag: &str, value: Option<impl Display>) -> &mut Self {
+        if let Some(v) = value {
+            self.arg(flag, v);
+        }
+        self
+    }
+
+    /// `flag path` when `path` is `Some`.
+    pub fn opt_path(&mut self, flag: &str, path: Option<&Path>) -> &mut Self {
+        self.opt(flag, path.map(Path::display))
+    }
+
+    /// `flag value` when `value` differs from the subcommand's `default`.
+    pub fn unless_default<T: Display + PartialEq>(
+        &mut self,
+        flag: &str,
+        value: T,
+        default: T,
+    ) -> &mut Self {
+        if value != default {
+            self.arg(flag, value);
+        }
+        self
+    }
+
+    /// `flag` alone when `on`.
+    pub fn flag(&mut self, flag: &str, on: bool) -> &mut Self {
+        if on {
+            self.0.push(flag.to_string());
+        }
+        self
+    }
+
+    /// The flags a long job ends with: `--checkpoint-every` where it
+    /// differs from the subcommand's `default`, `--quiet`, `--resume`.
+    pub fn progress<T: Display + PartialEq>(
+        &mut self,
+        checkpoint_every: T,
+        default: T,
+        quiet: bool,
+        resume: bool,
+    ) -> &mut Self {
+        self.unless_default("--checkpoint-every", checkpoint_every, default)
+            .flag("--quiet", quiet)
+            .flag("--resume", resume)
+    }
+
+    /// Positional arguments.
+    pub fn words<T: Display>(&mut self, words: impl IntoIterator<Item = T>) -> &mut Self {
+        self.0.extend(words.into_iter().map(|w| w.to_string()));
+        self
+    }
+
+    /// The words.
+    pub fn into_words(self) -> Vec<String> {
+        self.0
     }
 }
 

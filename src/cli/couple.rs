@@ -87,18 +87,15 @@ pub struct CoupleArgs {
     checkpoint_every: usize,
 }
 
-/// Runs `diffclosure couple`.
+/// The job these arguments describe.
 ///
 /// # Errors
-/// Bad arguments, a model or truth that does not fit the run (a truth too
-/// short for the span, a model of another scenario or grid), all before
-/// any GPU work; a run that blows up; I/O errors.
-pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
-    let scenario: Scenario = a.scenario.parse()?;
+/// An unknown scenario or closure.
+pub(super) fn job(a: &CoupleArgs) -> Result<CoupledJob> {
     let s = &a.sampler;
-    let job = CoupledJob {
+    Ok(CoupledJob {
         truth: a.truth.clone(),
-        scenario,
+        scenario: a.scenario.parse::<Scenario>()?,
         closure: a.closure.parse()?,
         coefficient: a.coefficient,
         perturb: a.perturb,
@@ -117,31 +114,18 @@ pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
         quiet: a.quiet,
         resume: a.resume,
         checkpoint_every: a.checkpoint_every,
-    };
-    let plan = job.plan()?;
+    })
+}
+
+/// Runs `diffclosure couple`.
+///
+/// # Errors
+/// Bad arguments, a model or truth that does not fit the run (a truth too
+/// short for the span, a model of another scenario or grid), all before
+/// any GPU work; a run that blows up; I/O errors.
+pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
+    let plan = job(a)?.plan()?;
     let gpu = Gpu::new(&gpu_args.options()?)?;
-    let r = plan.run(&gpu)?;
-    println!(
-        "wrote {} ({} trajectories x {} members on {m}x{m}, t = {} .. {}, closure {}{}): {:.2} s wall per simulated second on {}",
-        r.out.display(),
-        r.trajectories,
-        r.ensemble,
-        r.time.0,
-        r.time.1,
-        r.closure,
-        r.every.map_or(String::new(), |e| format!(" every {e} steps")),
-        r.wall_s / r.simulated_s,
-        r.adapter,
-        m = r.grid,
-    );
-    if let Some(rss) = r.memory {
-        println!(
-            "resident memory: {:.0} MiB after the first snapshot, {:.0} MiB at the end ({:+.0} MiB), peak {:.0} MiB",
-            rss.first_snapshot,
-            rss.end,
-            rss.end - rss.first_snapshot,
-            rss.peak
-        );
-    }
+    println!("{}", plan.run(&gpu)?);
     Ok(())
 }

@@ -42,11 +42,11 @@ pub struct DatasetArgs {
     out_test: PathBuf,
 }
 
-/// Runs `diffclosure dataset`.
+/// The job these arguments describe.
 ///
 /// # Errors
-/// Bad arguments or inputs, existing outputs (nothing is written then).
-pub fn run(a: &DatasetArgs) -> Result<()> {
+/// An unknown scenario or a malformed `--sensors`.
+pub(super) fn job(a: &DatasetArgs) -> Result<DatasetJob> {
     let spec = DatasetSpec {
         scenario: a.scenario.parse()?,
         grid: a.grid,
@@ -54,28 +54,21 @@ pub fn run(a: &DatasetArgs) -> Result<()> {
         test_trajectories: a.test_trajectories,
         test_only: a.out_train.is_none(),
     };
-    let job = DatasetJob::new(
+    Ok(DatasetJob::new(
         a.input.clone(),
         spec,
         a.out_train.clone(),
         a.out_test.clone(),
-    );
+    ))
+}
+
+/// Runs `diffclosure dataset`.
+///
+/// # Errors
+/// Bad arguments or inputs, existing outputs (nothing is written then).
+pub fn run(a: &DatasetArgs) -> Result<()> {
+    let job = job(a)?;
     let done = job.run()?;
-    let train_part = match &done.train {
-        Some((p, samples, trajectories)) => format!(
-            "{} ({samples} samples, trajectories {trajectories:?}) and ",
-            p.display(),
-        ),
-        None => String::new(),
-    };
-    let (test, samples, trajectories) = &done.test;
-    println!(
-        "wrote {train_part}{} ({samples} samples, trajectories {trajectories:?}): scenario {}, {}x{} grid, {s}x{s} sensors",
-        test.display(),
-        job.spec.scenario,
-        a.grid,
-        a.grid,
-        s = job.spec.sensors.per_axis
-    );
+    println!("{}", job.describe(&done));
     Ok(())
 }

@@ -1,14 +1,15 @@
 //! `diffclosure demo`: the whole pipeline in one command
-//! ([`crate::demo`]), each stage parsed by the same clap definitions and
-//! run in-process.
+//! ([`crate::demo`]): its stages' jobs run on one GPU, each printed as the
+//! command line that runs it, which must parse back to that job.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
-use clap::{Args, Parser};
+use anyhow::{bail, Context, Result};
+use clap::Args;
 
-use super::{Cli, GpuArgs};
+use super::GpuArgs;
 use crate::demo::{shell_words, DemoConfig};
+use crate::gpu::Gpu;
 
 /// Options of `diffclosure demo`.
 #[derive(Args, Debug)]
@@ -50,7 +51,8 @@ pub struct DemoArgs {
     plan: bool,
 }
 
-/// The arguments of the global adapter flags, to pass to every stage.
+/// The arguments of the global adapter flags the user gave, for every
+/// stage's printed command line.
 fn gpu_flags(gpu: &GpuArgs) -> Vec<String> {
     let mut v = Vec::new();
     if let Some(b) = gpu.backend.as_ref().filter(|b| !b.trim().is_empty()) {
@@ -65,8 +67,9 @@ fn gpu_flags(gpu: &GpuArgs) -> Vec<String> {
 /// Runs `diffclosure demo`.
 ///
 /// # Errors
-/// Bad options or missing shipped files (before any GPU work); the first
-/// stage that fails (its message, and how to continue).
+/// Bad options or missing shipped files (before any GPU work), a stage
+/// whose command line is not the job it runs (a bug); the first stage
+/// that fails (its message, and how to continue).
 pub fn run(gpu: &GpuArgs, a: &DemoArgs) -> Result<()> {
     let demo = DemoConfig {
         preset: a.preset.clone(),
@@ -78,13 +81,21 @@ pub fn run(gpu: &GpuArgs, a: &DemoArgs) -> Result<()> {
         stage_flags: gpu_flags(gpu),
     }
     .plan()?;
-    // Every stage line must parse before anything runs.
+    // Before anything runs: every stage's printed line must be its job.
     let mut lines = Vec::new();
     for st in &demo.stages {
-        let argv = demo.command(st);
-        Cli::try_parse_from(&argv)
-            .with_context(|| format!("demo stage '{}': {}", st.name, argv.join(" ")))?;
-        lines.push(shell_words(&argv));
+        let argv = demo.command(&st.job);
+        let line = shell_words(&argv);
+        let parsed =
+            super::parse_job(&argv).with_context(|| format!("demo stage '{}': {line}", st.name))?;
+        if parsed != st.job {
+            bail!(
+                "demo stage '{}': its command line `{line}` runs another job than the demo's ({parsed:?} vs {:?})",
+                st.name,
+                st.job
+            );
+        }
+        lines.push(line);
     }
     if a.plan {
         for line in lines {
@@ -92,11 +103,7 @@ pub fn run(gpu: &GpuArgs, a: &DemoArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let summary = demo.run(|argv| {
-        super::set_command_line(argv);
-        let cli = Cli::try_parse_from(argv).map_err(|e| crate::Error::Job(e.to_string()))?;
-        super::dispatch(cli).map_err(|e| crate::Error::Job(format!("{e:#}")))
-    })?;
+    let summary = demo.run(&Gpu::new(&gpu.options()?)?)?;
     println!(
         "demo done in {:.1} min (this invocation): {} and {}",
         summary.seconds / 60.0,

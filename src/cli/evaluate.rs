@@ -9,11 +9,9 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::cli::GpuArgs;
+use crate::demo::StageJob;
 use crate::gpu::Gpu;
 use crate::metrics::{offline, online};
-
-/// The offline report's default heading.
-const OFFLINE_TITLE: &str = "Offline evaluation";
 
 /// Options of `diffclosure evaluate`.
 #[derive(Args, Debug)]
@@ -26,7 +24,7 @@ pub struct EvaluateArgs {
     #[arg(long)]
     out: PathBuf,
     /// Heading of the report.
-    #[arg(long, default_value = OFFLINE_TITLE)]
+    #[arg(long, default_value = offline::DEFAULT_TITLE)]
     title: String,
     /// Row labels, comma-separated, in the order of the files [default:
     /// model, conditioning, grid, sampler].
@@ -44,39 +42,61 @@ pub struct EvaluateArgs {
     at: Vec<f64>,
 }
 
+/// The online report's configuration these arguments describe (the
+/// offline default title becomes the online one).
+fn online_config(a: &EvaluateArgs) -> online::OnlineConfig {
+    online::OnlineConfig {
+        runs: a.samples.clone(),
+        out: a.out.clone(),
+        title: if a.title == offline::DEFAULT_TITLE {
+            online::DEFAULT_TITLE.into()
+        } else {
+            a.title.clone()
+        },
+        labels: a.labels.clone(),
+        at: a.at.clone(),
+    }
+}
+
+/// The offline report's configuration these arguments describe.
+fn offline_config(a: &EvaluateArgs) -> offline::OfflineConfig {
+    offline::OfflineConfig {
+        samples: a.samples.clone(),
+        out: a.out.clone(),
+        title: a.title.clone(),
+        labels: a.labels.clone(),
+    }
+}
+
+/// The report these arguments describe.
+pub(super) fn job(a: &EvaluateArgs) -> StageJob {
+    if a.online {
+        StageJob::Online(online_config(a))
+    } else {
+        StageJob::Offline(offline_config(a))
+    }
+}
+
 /// Runs `diffclosure evaluate`: every input and output is checked before
 /// the GPU is opened and the output folder created.
 ///
 /// # Errors
 /// Unreadable or foreign files, an existing report, I/O errors.
 pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
-    let (markdown, md, json) = if a.online {
-        let config = online::OnlineConfig {
-            runs: a.samples.clone(),
-            out: a.out.clone(),
-            title: if a.title == OFFLINE_TITLE {
-                "Online (a posteriori) evaluation".into()
-            } else {
-                a.title.clone()
-            },
-            labels: a.labels.clone(),
-            at: a.at.clone(),
-        };
+    if a.online {
+        let config = online_config(a);
         config.validate()?;
-        let s = online::run(&Gpu::new(&gpu_args.options()?)?, &config)?;
-        (s.markdown, s.report_md, s.report_json)
+        println!(
+            "{}",
+            online::run(&Gpu::new(&gpu_args.options()?)?, &config)?
+        );
     } else {
-        let config = offline::OfflineConfig {
-            samples: a.samples.clone(),
-            out: a.out.clone(),
-            title: a.title.clone(),
-            labels: a.labels.clone(),
-        };
+        let config = offline_config(a);
         config.validate()?;
-        let s = offline::run(&Gpu::new(&gpu_args.options()?)?, &config)?;
-        (s.markdown, s.report_md, s.report_json)
-    };
-    print!("{markdown}");
-    println!("wrote {} and {}", md.display(), json.display());
+        println!(
+            "{}",
+            offline::run(&Gpu::new(&gpu_args.options()?)?, &config)?
+        );
+    }
     Ok(())
 }

@@ -15,7 +15,7 @@ mod train;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::demo::shell_words;
+use crate::demo::{shell_words, StageJob};
 use crate::gpu::{Backend, GpuOptions, ADAPTER_ENV, BACKEND_ENV};
 use crate::sde::{FinalStep, Sampler, SamplerConfig};
 
@@ -173,20 +173,14 @@ enum Command {
     Bench(bench::BenchCommand),
 }
 
-/// The command line of the job being run (recorded in what it writes):
-/// the process's, or the stage's when `demo` runs the stages in-process.
-static COMMAND_LINE: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
-
-/// The command line of the job being run, words joined by spaces (words
-/// with spaces or quotes single-quoted).
-pub(crate) fn command_line() -> String {
-    COMMAND_LINE.lock().map(|s| s.clone()).unwrap_or_default()
-}
-
-fn set_command_line<S: AsRef<str>>(words: &[S]) {
-    if let Ok(mut s) = COMMAND_LINE.lock() {
-        *s = shell_words(words);
-    }
+/// The process's command line, `diffclosure` first, words joined by
+/// spaces (words with spaces or quotes single-quoted): what `train`
+/// records in its checkpoint.
+fn command_line() -> String {
+    let words: Vec<String> = std::iter::once("diffclosure".to_string())
+        .chain(std::env::args().skip(1))
+        .collect();
+    shell_words(&words)
 }
 
 /// Parses the process arguments and runs the chosen subcommand.
@@ -194,13 +188,33 @@ fn set_command_line<S: AsRef<str>>(words: &[S]) {
 /// # Errors
 /// Any error of the subcommand, with context.
 pub fn run() -> anyhow::Result<()> {
-    let mut args: Vec<String> = std::env::args().collect();
-    if let Some(a0) = args.first_mut() {
-        *a0 = "diffclosure".into();
-    }
-    set_command_line(&args);
-    let cli = Cli::parse();
-    dispatch(cli)
+    dispatch(Cli::parse())
+}
+
+/// The library job that the `diffclosure` command line `argv` runs
+/// (`diffclosure` first): parsed by the same definitions and made by the
+/// same code as when it runs; a `train` job records `argv` as its
+/// command. The demo's check that each stage's printed line is the job it
+/// runs.
+///
+/// # Errors
+/// A line that does not parse, values the job refuses to take (an unknown
+/// scenario, closure, spectral method, shard), a subcommand that is not a
+/// pipeline job (`info`, `merge`, `demo`, `bench`).
+pub fn parse_job<S: AsRef<str>>(argv: &[S]) -> anyhow::Result<StageJob> {
+    let words: Vec<&str> = argv.iter().map(AsRef::as_ref).collect();
+    Ok(match Cli::try_parse_from(&words)?.command {
+        Command::Simulate(a) => StageJob::Simulate(simulate::job(&a)?),
+        Command::Spectrum(a) => StageJob::Spectrum(spectrum::job(&a)),
+        Command::Dataset(a) => StageJob::Dataset(dataset::job(&a)?),
+        Command::Train(a) => StageJob::Train(train::job(&a, shell_words(&words))?),
+        Command::Sample(a) => StageJob::Sample(sample::job(&a)?),
+        Command::Evaluate(a) => evaluate::job(&a),
+        Command::Couple(a) => StageJob::Couple(couple::job(&a)?),
+        Command::Info(_) | Command::Merge(_) | Command::Demo(_) | Command::Bench(_) => {
+            anyhow::bail!("{}: not a pipeline job", words.join(" "))
+        }
+    })
 }
 
 /// Runs one parsed command line.

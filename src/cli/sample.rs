@@ -77,14 +77,12 @@ pub struct SampleArgs {
     quiet: bool,
 }
 
-/// Runs `diffclosure sample`.
+/// The job these arguments describe.
 ///
 /// # Errors
-/// Bad arguments, a model and dataset that do not fit each other (all
-/// before any GPU work), an existing output, I/O errors.
-pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
-    let spectral: Method = a.spectral.parse()?;
-    let job = SampleJob {
+/// An unknown `--spectral`, a malformed `--shard` (or Slurm variables).
+pub(super) fn job(a: &SampleArgs) -> Result<SampleJob> {
+    Ok(SampleJob {
         model: a.model.clone(),
         data: a.data.clone(),
         grid: a.grid,
@@ -94,31 +92,25 @@ pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
         allow_untrained_noise: a.sampler.allow_untrained_noise(),
         seed: a.seed,
         batch: a.batch,
-        spectral,
+        spectral: a.spectral.parse::<Method>()?,
         shard: Shard::parse(a.shard.as_deref())?,
         out: a.out.clone(),
         resume: a.resume,
         checkpoint_every: a.checkpoint_every,
         trajectory: a.trajectory.clone(),
         quiet: a.quiet,
-    };
-    let plan = job.plan()?;
+    })
+}
+
+/// Runs `diffclosure sample`.
+///
+/// # Errors
+/// Bad arguments, a model and dataset that do not fit each other (all
+/// before any GPU work), an existing output, I/O errors.
+pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
+    let plan = job(a)?.plan()?;
     let gpu = Gpu::new(&gpu_args.options()?)?;
-    let r = plan.run(&gpu)?;
-    let cfg = r.sampler;
-    println!(
-        "wrote {} ({} conditions x {} samples on {n}x{n}, {} {} steps from t_max = {}): {:.2} samples/s ({:.1} ms per score evaluation per sample) on {}",
-        r.out.display(),
-        r.conditions,
-        r.samples_per_condition,
-        cfg.sampler,
-        cfg.steps,
-        cfg.t_max,
-        r.samples_per_second(),
-        r.ms_per_evaluation(),
-        r.adapter,
-        n = r.grid,
-    );
+    println!("{}", plan.run(&gpu)?);
     Ok(())
 }
 

@@ -123,14 +123,12 @@ fn coarse_grids(arg: Option<&str>) -> Result<Option<Vec<usize>>> {
     }
 }
 
-/// Runs `diffclosure simulate`.
+/// The job these arguments describe.
 ///
 /// # Errors
-/// Bad arguments or input files (before any GPU work), an existing output,
-/// a CFL number over 1 or a non-finite state (the progress saved so far is
-/// kept).
-pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
-    let job = TrajectoryJob {
+/// A malformed `--coarse`.
+pub(super) fn job(a: &SimulateArgs) -> Result<TrajectoryJob> {
+    Ok(TrajectoryJob {
         preset: a.preset,
         grid: a.grid,
         batch: a.batch,
@@ -149,25 +147,18 @@ pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
         checkpoint_every: a.checkpoint_every,
         resume: a.resume,
         quiet: a.quiet,
-    };
-    let plan = job.plan()?;
+    })
+}
+
+/// Runs `diffclosure simulate`.
+///
+/// # Errors
+/// Bad arguments or input files (before any GPU work), an existing output,
+/// a CFL number over 1 or a non-finite state (the progress saved so far is
+/// kept).
+pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
+    let plan = job(a)?.plan()?;
     let gpu = Gpu::new(&gpu_args.options()?)?;
-    let r = plan.run(&gpu)?;
-    println!(
-        "wrote {} ({} snapshots of {} x {n}x{n}{}, at t = {:.2} .. {:.2} of a run over t = 0 .. {}) on {}",
-        r.out.display(),
-        r.snapshots,
-        r.batch,
-        if r.fine_stored {
-            ""
-        } else {
-            ", coarse fields only"
-        },
-        r.snapshot_times.0,
-        r.snapshot_times.1,
-        r.t_end,
-        r.adapter,
-        n = r.grid,
-    );
+    println!("{}", plan.run(&gpu)?);
     Ok(())
 }

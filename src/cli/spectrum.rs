@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::cli::GpuArgs;
 use crate::gpu::Gpu;
-use crate::metrics::spectrum_job::{SpectrumJob, SpectrumSummary};
+use crate::metrics::spectrum_job::SpectrumJob;
 
 /// Options of `diffclosure spectrum`.
 #[derive(Args, Debug)]
@@ -34,55 +34,27 @@ pub struct SpectrumArgs {
     heatmap: Option<PathBuf>,
 }
 
+/// The job these arguments describe.
+pub(super) fn job(a: &SpectrumArgs) -> SpectrumJob {
+    SpectrumJob {
+        input: a.input.clone(),
+        from: a.from,
+        json: a.json.clone(),
+        png: a.png.clone(),
+        heatmap: a.heatmap.clone(),
+    }
+}
+
 /// Runs `diffclosure spectrum`.
 ///
 /// # Errors
 /// An existing, unwritable or duplicate output (before anything else), an
 /// unreadable or malformed input, no snapshot after `--from`.
 pub fn run(gpu_args: &GpuArgs, a: &SpectrumArgs) -> Result<()> {
-    let job = SpectrumJob {
-        input: a.input.clone(),
-        from: a.from,
-        json: a.json.clone(),
-        png: a.png.clone(),
-        heatmap: a.heatmap.clone(),
-    };
+    let job = job(a);
     job.plan()?;
     let gpu = Gpu::new(&gpu_args.options()?)?;
     let s = job.run(&gpu)?;
-    let (n, b) = (s.grid, s.batch);
-    println!(
-        "{}: {} snapshots (t = {:.2} .. {:.2}), {b} x {n}x{n}",
-        a.input.display(),
-        s.snapshots,
-        s.time.0,
-        s.time.1
-    );
-    println!(
-        "rms vorticity: mean {:.4}, min {:.4}, max {:.4}",
-        s.rms.0, s.rms.1, s.rms.2
-    );
-    println!(
-        "energy ½<|u|²> = {:.5}, enstrophy ½<ω²> = {:.5}",
-        s.energy, s.enstrophy
-    );
-    println!(
-        "enstrophy spectrum: peak {:.3e} at |k| = {}; at the 2/3 cutoff |k| = {}: {:.3e}; {:.2} decades below the peak ({})",
-        s.peak.1,
-        s.peak.0,
-        s.cutoff.0,
-        s.cutoff.1,
-        s.decades,
-        SpectrumSummary::verdict(s.decades)
-    );
-    if let Some(path) = &a.png {
-        println!("spectrum plot: {}", path.display());
-    }
-    if let (Some(path), Some((t, limit))) = (&a.heatmap, s.heatmap) {
-        println!(
-            "vorticity heatmap (t = {t:.2}, trajectory 0, colour limits ±{limit:.3}): {}",
-            path.display()
-        );
-    }
+    println!("{}", job.describe(&s));
     Ok(())
 }

@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::cli::GpuArgs;
 use crate::gpu::Gpu;
-use crate::score::train_job::{ScoreOverrides, TrainJob, TrainOutcome, TrainOverrides};
+use crate::score::train_job::{ScoreOverrides, TrainJob, TrainOverrides};
 
 /// Options of `diffclosure train`.
 #[derive(Args, Debug)]
@@ -114,14 +114,13 @@ pub struct TrainArgs {
     quiet: bool,
 }
 
-/// Runs `diffclosure train`.
+/// The job these arguments describe, recording `command` (the command
+/// line) in its checkpoint.
 ///
 /// # Errors
-/// Bad arguments, a dataset or checkpoint that does not fit (all before
-/// any GPU work), a loss that becomes NaN/Inf (the last good checkpoint is
-/// kept), I/O errors.
-pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
-    let job = TrainJob {
+/// An unknown `--spectral`.
+pub(super) fn job(a: &TrainArgs, command: String) -> Result<TrainJob> {
+    Ok(TrainJob {
         data: a.data.clone(),
         out: a.out.clone(),
         resume: a.resume,
@@ -152,43 +151,20 @@ pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
         log_every: a.log_every,
         loss_log: a.loss_log.clone(),
         export: a.export.clone(),
-        command: super::command_line(),
+        command,
         quiet: a.quiet,
-    };
-    let plan = job.plan()?;
+    })
+}
+
+/// Runs `diffclosure train`.
+///
+/// # Errors
+/// Bad arguments, a dataset or checkpoint that does not fit (all before
+/// any GPU work), a loss that becomes NaN/Inf (the last good checkpoint is
+/// kept), I/O errors.
+pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
+    let plan = job(a, super::command_line())?.plan()?;
     let gpu = Gpu::new(&gpu_args.options()?)?;
-    let r = plan.run(&gpu)?;
-    let s = r.state;
-    match r.outcome {
-        TrainOutcome::AlreadyDone => println!(
-            "{} is already at epoch {} (step {}); nothing to do for --epochs {}",
-            r.out.display(),
-            s.epoch,
-            s.step,
-            r.epochs
-        ),
-        TrainOutcome::Stopped { minutes } => println!(
-            "stopped at epoch {} of {} after the --max-minutes budget ({minutes:.1} min); `--resume` continues",
-            s.epoch, r.epochs
-        ),
-        TrainOutcome::Trained => {}
-    }
-    if r.outcome != TrainOutcome::AlreadyDone {
-        println!(
-            "trained to epoch {} (step {}, {} samples per step in micro-batches of {}, spectral convolutions by {}): loss {:.4e} (first read {:.4e}); wrote {} on {}",
-            s.epoch,
-            s.step,
-            r.batch,
-            r.micro_batch,
-            r.spectral,
-            r.loss,
-            r.first_loss.unwrap_or(f64::NAN),
-            r.out.display(),
-            r.adapter
-        );
-    }
-    if let Some(e) = &r.export {
-        println!("wrote the weights alone to {}", e.display());
-    }
+    println!("{}", plan.run(&gpu)?);
     Ok(())
 }

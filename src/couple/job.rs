@@ -26,7 +26,7 @@ use crate::data::dataset::{Scenario, Sensors};
 use crate::data::io::{self, NamedTensor, TensorFile};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::job::{MissingPartial, Progress, Resumable};
+use crate::job::{CommandLine, MissingPartial, Progress, Resumable};
 use crate::job_bail;
 use crate::ns::eddy::{Coefficient, EddyClosure, EddyViscosity};
 use crate::ns::trajectory::parse_meta;
@@ -97,7 +97,7 @@ impl fmt::Display for ClosureKind {
 
 /// A coupled-run job: the coarse model on an `grid × grid` grid from the
 /// truth snapshot at `start`, over `span`, with a closure.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CoupledJob {
     /// Truth trajectories (a trajectory file with the coarse grid
     /// recorded: `omega_m` and the closure terms).
@@ -313,6 +313,44 @@ impl CoupledJob {
     /// As those.
     pub fn run(&self, gpu: &Gpu) -> Result<CoupledSummary> {
         self.plan()?.run(gpu)
+    }
+
+    /// The arguments of the `diffclosure couple` command that runs this
+    /// job: the truth, scenario, grid, closure and output always, every
+    /// other setting where it differs from [`Self::new`]'s (the command
+    /// line's defaults). A constant eddy viscosity's own non-default
+    /// coefficient (with `coefficient` unset) is written as
+    /// `--coefficient`: the same run, which the command line holds in
+    /// `coefficient`.
+    pub fn command_line(&self) -> Vec<String> {
+        let d = Self::new(&self.truth, &self.out);
+        let (every, every_default) = (self.checkpoint_every, d.checkpoint_every);
+        let coefficient = self.coefficient.or(match self.closure {
+            ClosureKind::Eddy(EddyViscosity {
+                coefficient: Coefficient::Constant(c),
+                ..
+            }) if Coefficient::Constant(c) != Coefficient::DEFAULT => Some(c),
+            _ => None,
+        });
+        let mut c = CommandLine::new("couple");
+        c.arg("--truth", self.truth.display())
+            .arg("--scenario", self.scenario.to_string().to_lowercase())
+            .arg("--grid", self.grid)
+            .arg("--closure", self.closure)
+            .opt("--coefficient", coefficient)
+            .unless_default("--perturb", self.perturb, d.perturb)
+            .unless_default("--mean-samples", self.mean_samples, d.mean_samples)
+            .opt_path("--model", self.model.as_deref())
+            .unless_default("--every", self.every, d.every)
+            .unless_default("--ensemble", self.ensemble, d.ensemble)
+            .opt("--start", self.start)
+            .opt("--span", self.span)
+            .opt("--observations", self.observations);
+        self.sampler.push_flags(&mut c, self.allow_untrained_noise);
+        c.unless_default("--seed", self.seed, d.seed)
+            .arg("--out", self.out.display())
+            .progress(every, every_default, self.quiet, self.resume);
+        c.into_words()
     }
 
     /// Loads the model and checks it against the run; gathers the
@@ -641,6 +679,39 @@ pub struct CoupledSummary {
     /// Resident memory (Linux): a driver that grows per submission shows
     /// as the difference of the end and the first snapshot.
     pub memory: Option<ResidentMemory>,
+}
+
+impl fmt::Display for CoupledSummary {
+    /// The lines `couple` prints: the file, its trajectories, members,
+    /// grid, span and closure, the wall time per simulated second on the
+    /// adapter, and the resident memory where measured.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "wrote {} ({} trajectories x {} members on {m}x{m}, t = {} .. {}, closure {}{}): {:.2} s wall per simulated second on {}",
+            self.out.display(),
+            self.trajectories,
+            self.ensemble,
+            self.time.0,
+            self.time.1,
+            self.closure,
+            self.every.map_or(String::new(), |e| format!(" every {e} steps")),
+            self.wall_s / self.simulated_s,
+            self.adapter,
+            m = self.grid,
+        )?;
+        if let Some(rss) = self.memory {
+            write!(
+                f,
+                "\nresident memory: {:.0} MiB after the first snapshot, {:.0} MiB at the end ({:+.0} MiB), peak {:.0} MiB",
+                rss.first_snapshot,
+                rss.end,
+                rss.end - rss.first_snapshot,
+                rss.peak
+            )?;
+        }
+        Ok(())
+    }
 }
 
 impl CoupledPlan {

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use crate::data::io::{self, NamedTensor, TensorFile};
 use crate::error::{Error, Result};
+use crate::job::CommandLine;
 
 /// Which closure term is the target `U` (docs/specification.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,7 +100,7 @@ impl Sensors {
 }
 
 /// What to build.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DatasetSpec {
     /// The target.
     pub scenario: Scenario,
@@ -458,7 +459,7 @@ impl Samples {
 /// The job behind `diffclosure dataset`: train and test closure datasets
 /// from trajectory files, split by trajectory (the last
 /// `test_trajectories` to the test set).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DatasetJob {
     /// Trajectory files of [`crate::ns::TrajectoryJob`] holding the grid's
     /// coarse fields (one or more, of one physics, different seeds).
@@ -555,5 +556,45 @@ impl DatasetJob {
                 .map(|p| (p, train.len(), train.trajectories.clone())),
             test: (self.out_test.clone(), test.len(), test.trajectories),
         })
+    }
+
+    /// The arguments of the `diffclosure dataset` command that runs this
+    /// job: every setting (the command line's `--sensor-grid` is
+    /// `spec.sensors.base`). The command line sets `spec.test_only` when
+    /// there is no training output, as [`Self::new`] does: a job that sets
+    /// it otherwise has no command line of its own.
+    pub fn command_line(&self) -> Vec<String> {
+        let spec = &self.spec;
+        let mut c = CommandLine::new("dataset");
+        c.words(["--input"])
+            .words(self.inputs.iter().map(|p| p.display()))
+            .arg("--scenario", spec.scenario.to_string().to_lowercase())
+            .arg("--grid", spec.grid)
+            .arg("--sensor-grid", spec.sensors.base)
+            .arg("--sensors", format!("{s}x{s}", s = spec.sensors.per_axis))
+            .arg("--test-trajectories", spec.test_trajectories)
+            .arg("--out-test", self.out_test.display())
+            .opt_path("--out-train", self.out_train.as_deref());
+        c.into_words()
+    }
+
+    /// The line `dataset` prints for `done`, a run of this job: the files,
+    /// their samples and trajectories, and the setting.
+    pub fn describe(&self, done: &DatasetSummary) -> String {
+        let train_part = match &done.train {
+            Some((p, samples, trajectories)) => format!(
+                "{} ({samples} samples, trajectories {trajectories:?}) and ",
+                p.display(),
+            ),
+            None => String::new(),
+        };
+        let (test, samples, trajectories) = &done.test;
+        format!(
+            "wrote {train_part}{} ({samples} samples, trajectories {trajectories:?}): scenario {}, {g}x{g} grid, {s}x{s} sensors",
+            test.display(),
+            self.spec.scenario,
+            g = self.spec.grid,
+            s = self.spec.sensors.per_axis
+        )
     }
 }

@@ -2,15 +2,16 @@
 //! dataset → training → sampling → offline evaluation → coupled runs →
 //! online evaluation, with a report.
 //!
-//! Each stage is an ordinary `diffclosure` command line ([`Stage`]),
-//! printed, recorded in the report and runnable by hand; [`Demo::run`]
-//! hands each one to the caller's `dispatch` (the command line parses and
-//! runs it in-process). A stage whose outputs exist is skipped; an
-//! interrupted one continues from its own resume file (`--resume`), so
-//! running the demo again after a stop picks up where it was. The
-//! settings of each preset are in `recipe.rs` (`Recipe`), the
-//! bookkeeping of the stages run so far in `DIR/stages.json`, the report
-//! in `DIR/report.md` and `DIR/report.json`.
+//! Each stage is a library job ([`Stage`], [`StageJob`]) that
+//! [`Demo::run`] runs on one [`Gpu`](crate::gpu::Gpu); its command line
+//! (each job's `command_line`: the `diffclosure` command that runs the
+//! same job) is printed, recorded in the report and runnable by hand. A
+//! stage whose outputs exist is skipped; an interrupted one continues from
+//! its own resume file (`--resume`), so running the demo again after a
+//! stop picks up where it was. The settings of each preset are in
+//! `recipe.rs` (`Recipe`), the bookkeeping of the stages run so far in
+//! `DIR/stages.json`, the report in `DIR/report.md` and
+//! `DIR/report.json`.
 
 use std::path::{Path, PathBuf};
 
@@ -20,8 +21,10 @@ use crate::job_bail;
 mod recipe;
 mod report;
 mod runner;
+mod stage;
 
 pub use runner::DemoSummary;
+pub use stage::{Stage, StageJob};
 
 /// The shipped model of the pretrained demo.
 const PRETRAINED_MODEL: &str = "g_model_small.safetensors";
@@ -36,27 +39,6 @@ pub const ASSET_FILES: [&str; 3] = [
 
 /// The environment variable naming the folder of the shipped files.
 pub const ASSETS_ENV: &str = "DIFFCLOSURE_ASSETS";
-
-/// One pipeline stage: a subcommand line and the files it makes.
-#[derive(Clone, Debug)]
-pub struct Stage {
-    /// What the stage does ("truth (training)", "sampling", …).
-    pub name: &'static str,
-    /// Arguments after `diffclosure`.
-    pub args: Vec<String>,
-    /// The stage is done when all exist.
-    pub outputs: Vec<PathBuf>,
-    /// A file left by an interrupted run of this stage: its existence adds
-    /// `--resume`.
-    pub resume_from: Option<PathBuf>,
-    /// What a fresh (not resumed) start removes first: partial outputs of
-    /// an earlier attempt, which the subcommand would refuse to overwrite.
-    pub scratch: Vec<PathBuf>,
-    /// A training stage's checkpoint: while it holds fewer epochs than it
-    /// aims at (a run stopped by --train-minutes), the stage is not done
-    /// although its outputs exist.
-    pub training: Option<PathBuf>,
-}
 
 /// The options of a demo run.
 #[derive(Clone, Debug)]
@@ -76,8 +58,9 @@ pub struct DemoConfig {
     pub assets: Option<PathBuf>,
     /// Stop training at the first epoch end after this many minutes.
     pub train_minutes: Option<f64>,
-    /// Arguments appended to every stage's command line (the adapter
-    /// selection).
+    /// Arguments appended to every stage's printed command line: the
+    /// adapter selection the user gave (the demo's own GPU runs the jobs),
+    /// so that the line runs on the same adapter by hand.
     pub stage_flags: Vec<String>,
 }
 
@@ -96,7 +79,7 @@ pub struct Demo {
     pub model: PathBuf,
     /// The stages, in order.
     pub stages: Vec<Stage>,
-    /// Arguments appended to every stage's command line.
+    /// Arguments appended to every stage's printed command line.
     pub stage_flags: Vec<String>,
 }
 
@@ -107,7 +90,8 @@ impl DemoConfig {
     /// # Errors
     /// [`crate::Error::Job`] for an unknown scenario or preset, `pretrained`
     /// outside the small preset's scenario g, or shipped files that are
-    /// not found ([`find_assets`]).
+    /// not found ([`find_assets`]); [`crate::Error::InvalidArgument`]
+    /// should a stage's setting not parse (a bug of the recipe).
     pub fn plan(&self) -> Result<Demo> {
         let scenario = self.scenario.trim().to_lowercase();
         if !["g", "h", "sgs"].contains(&scenario.as_str()) {
@@ -132,7 +116,7 @@ impl DemoConfig {
             Some(dir) => dir.join(PRETRAINED_MODEL),
             None => self.out.join("model.safetensors"),
         };
-        Ok(Demo {
+        let mut demo = Demo {
             preset: self.preset.clone(),
             scenario,
             pretrained: self.pretrained,
@@ -140,16 +124,27 @@ impl DemoConfig {
             model,
             stages,
             stage_flags: self.stage_flags.clone(),
-        })
+        };
+        // A training records the command line that runs it, as the
+        // subcommand does (`train.command`).
+        let lines: Vec<String> = demo
+            .stages
+            .iter()
+            .map(|st| shell_words(&demo.command(&st.job)))
+            .collect();
+        for (st, line) in demo.stages.iter_mut().zip(lines) {
+            st.job.record_command(&line);
+        }
+        Ok(demo)
     }
 }
 
 impl Demo {
-    /// The whole command line of `stage`: `diffclosure`, its arguments and
-    /// the stage flags.
-    pub fn command(&self, stage: &Stage) -> Vec<String> {
+    /// The whole command line that runs `job`: `diffclosure`, the job's
+    /// arguments ([`StageJob::command_line`]) and the stage flags.
+    pub fn command(&self, job: &StageJob) -> Vec<String> {
         std::iter::once("diffclosure".to_string())
-            .chain(stage.args.iter().cloned())
+            .chain(job.command_line())
             .chain(self.stage_flags.iter().cloned())
             .collect()
     }

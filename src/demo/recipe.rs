@@ -1,18 +1,27 @@
 //! The demo's recipe: the settings of each preset and the stages they
-//! make, as `diffclosure` command lines with the files each one writes.
+//! make, as library jobs with the files each one writes.
 
 use std::path::{Path, PathBuf};
 
-use super::Stage;
+use super::{Stage, StageJob};
+use crate::couple::{ClosureKind, CoupledJob};
+use crate::data::dataset::{DatasetJob, DatasetSpec, Scenario, Sensors};
 use crate::error::Result;
-use crate::job::partial_path;
 use crate::job_bail;
+use crate::metrics::offline::OfflineConfig;
+use crate::metrics::online::OnlineConfig;
+use crate::metrics::spectrum_job::SpectrumJob;
+use crate::ns::restrict::Restriction;
+use crate::ns::{Preset, TrajectoryJob};
+use crate::score::spectral_conv::Method;
+use crate::score::train_job::{ScoreOverrides, Spectral, TrainJob, TrainOverrides};
+use crate::sde::SampleJob;
 
 /// The pipeline's settings of one preset.
 struct Recipe {
     /// The flow (`simulate --preset`) and the fine-to-coarse restriction.
-    flow: &'static str,
-    restriction: &'static str,
+    flow: Preset,
+    restriction: Restriction,
     /// Truth grid and the coarse grid of the model.
     fine: usize,
     coarse: usize,
@@ -29,7 +38,11 @@ struct Recipe {
     /// The online runs' truth ends later than the test set's (the paper's
     /// +20 s from t = 30): a third simulation, of the test seed, to here.
     online_t_end: Option<f64>,
-    train: Vec<&'static str>,
+    /// Training: epochs, the network and the hyper-parameters (the others
+    /// the defaults).
+    epochs: u64,
+    network: ScoreOverrides,
+    hyper: TrainOverrides,
     conditions: usize,
     samples_per_condition: usize,
     /// Solver steps between closure draws online.
@@ -44,8 +57,8 @@ impl Recipe {
             // (the sampler's start), so every step teaches the noise levels
             // the fast sampler visits; see docs/results.md.
             "small" => Self {
-                flow: "seed",
-                restriction: "spectral",
+                flow: Preset::Seed,
+                restriction: Restriction::Spectral,
                 fine: 128,
                 coarse: 64,
                 // G lives at the smallest resolved scales: a 64² model
@@ -60,28 +73,22 @@ impl Recipe {
                 snapshot_every: 10,
                 sensors: "5x5",
                 online_t_end: None,
-                train: vec![
-                    "--epochs",
-                    "6",
-                    "--width",
-                    "8",
-                    "--modes",
-                    "32",
-                    "--layers",
-                    "2",
-                    "--embed-dim",
-                    "32",
-                    "--fc-hidden",
-                    "32",
-                    "--batch",
-                    "16",
-                    "--lr",
-                    "3e-3",
-                    "--t-max",
-                    "0.1",
-                    "--spectral",
-                    "fft",
-                ],
+                epochs: 6,
+                network: ScoreOverrides {
+                    width: Some(8),
+                    modes: Some(32),
+                    layers: Some(2),
+                    embed_dim: Some(32),
+                    fc_hidden: Some(32),
+                    ..ScoreOverrides::default()
+                },
+                hyper: TrainOverrides {
+                    batch: Some(16),
+                    lr: Some(3e-3),
+                    t_max: Some(0.1),
+                    spectral: Some(Spectral::Fixed(Method::Fft)),
+                    ..TrainOverrides::default()
+                },
                 conditions: 32,
                 samples_per_condition: 4,
                 // 0.1 s holds: the same online error as 0.05 s (14.9 % vs
@@ -97,8 +104,8 @@ impl Recipe {
             // t ∈ [1e-5, 0.1] (the fast sampler's range), EM × 10 from 0.1;
             // online from t = 30 to 50 with a draw every 5 steps.
             "paper" => Self {
-                flow: "reference",
-                restriction: "stride",
+                flow: Preset::Reference,
+                restriction: Restriction::Stride,
                 fine: 256,
                 coarse: 64,
                 extra_grids: vec![128, 256],
@@ -110,20 +117,16 @@ impl Recipe {
                 snapshot_every: 10,
                 sensors: "16x16",
                 online_t_end: Some(50.0),
-                train: vec![
-                    "--epochs",
-                    "1000",
-                    "--batch",
-                    "200",
-                    "--lr",
-                    "1e-3",
-                    "--lr-step",
-                    "200",
-                    "--lr-gamma",
-                    "0.5",
-                    "--t-max",
-                    "0.1",
-                ],
+                epochs: 1000,
+                network: ScoreOverrides::default(),
+                hyper: TrainOverrides {
+                    batch: Some(200),
+                    lr: Some(1e-3),
+                    lr_step: Some(200),
+                    lr_gamma: Some(0.5),
+                    t_max: Some(0.1),
+                    ..TrainOverrides::default()
+                },
                 conditions: 100,
                 samples_per_condition: 4,
                 every: 5,
@@ -132,8 +135,8 @@ impl Recipe {
             // data window, spectral restriction and 5 × 5 sensors, online
             // on the test truth.
             "seed-large" => Self {
-                flow: "seed",
-                restriction: "spectral",
+                flow: Preset::Seed,
+                restriction: Restriction::Spectral,
                 train_t_end: 15.0,
                 test_t_end: 15.0,
                 sensors: "5x5",
@@ -146,21 +149,15 @@ impl Recipe {
     }
 }
 
-fn s<T: ToString>(v: T) -> String {
-    v.to_string()
-}
-
-fn p(path: &Path) -> String {
-    path.display().to_string()
-}
-
 /// The stages of the demo of `preset` and `scenario` (g, h or sgs) in
 /// `dir`, in order: with the shipped files of `assets` (`Some`: the
 /// pretrained demo), without simulation and training. `train_minutes`
-/// caps the training.
+/// caps the training. A training job's `command` is left empty: the
+/// caller records the stage's command line there.
 ///
 /// # Errors
-/// [`crate::Error::Job`] for an unknown preset.
+/// [`crate::Error::Job`] for an unknown preset;
+/// [`crate::Error::InvalidArgument`] for an unknown scenario.
 pub(super) fn stages(
     preset: &str,
     scenario: &str,
@@ -169,6 +166,7 @@ pub(super) fn stages(
     train_minutes: Option<f64>,
 ) -> Result<Vec<Stage>> {
     let r = Recipe::new(preset)?;
+    let kind: Scenario = scenario.parse()?;
     let f = |name: &str| dir.join(name);
     let mut out = Vec::new();
     let (truth_test, test, model) = if let Some(assets) = assets {
@@ -180,11 +178,9 @@ pub(super) fn stages(
     } else {
         // The training truth needs the model's grid alone; the test truth
         // the finer test grids too, and the fine field (its spectrum).
-        let all_grids = std::iter::once(r.coarse)
+        let all_grids: Vec<usize> = std::iter::once(r.coarse)
             .chain(r.extra_grids.iter().copied())
-            .map(s)
-            .collect::<Vec<_>>()
-            .join(",");
+            .collect();
         let mut truths = vec![
             (
                 "truth_train",
@@ -192,7 +188,7 @@ pub(super) fn stages(
                 0,
                 r.train_batch,
                 r.train_t_end,
-                s(r.coarse),
+                vec![r.coarse],
                 true,
             ),
             (
@@ -212,129 +208,84 @@ pub(super) fn stages(
                 1,
                 r.test_batch,
                 t_end,
-                s(r.coarse),
+                vec![r.coarse],
                 true,
             ));
         }
         for (name, label, seed, batch, t_end, coarse, no_fine) in truths {
             let file = f(&format!("{name}.safetensors"));
-            let mut args = vec![
-                s("simulate"),
-                s("--preset"),
-                s(r.flow),
-                s("--grid"),
-                s(r.fine),
-                s("--batch"),
-                s(batch),
-                s("--seed"),
-                s(seed),
-                s("--t-end"),
-                s(t_end),
-                s("--snapshot-every"),
-                s(r.snapshot_every),
-                s("--coarse"),
-                coarse,
-                s("--restriction"),
-                s(r.restriction),
-            ];
-            if no_fine {
-                args.push(s("--no-fine"));
-            }
-            if let Some(dt) = r.dt {
-                args.extend([s("--dt"), s(dt)]);
-            }
-            args.extend([s("--out"), p(&file)]);
             out.push(Stage {
                 name: label,
-                args,
-                resume_from: Some(partial_path(&file)),
+                job: StageJob::Simulate(TrajectoryJob {
+                    grid: Some(r.fine),
+                    batch,
+                    seed,
+                    t_end: Some(t_end),
+                    snapshot_every: Some(r.snapshot_every),
+                    coarse: Some(coarse),
+                    restriction: r.restriction,
+                    fine: !no_fine,
+                    dt: r.dt,
+                    ..TrajectoryJob::new(r.flow, &file)
+                }),
                 outputs: vec![file],
                 scratch: Vec::new(),
-                training: None,
             });
         }
         let truth_dir = f("truth");
+        let [json, png, heatmap] =
+            ["spectrum.json", "spectrum.png", "vorticity.png"].map(|n| truth_dir.join(n));
         out.push(Stage {
             name: "truth spectrum",
-            args: vec![
-                s("spectrum"),
-                s("--input"),
-                p(&f("truth_test.safetensors")),
-                s("--json"),
-                p(&truth_dir.join("spectrum.json")),
-                s("--png"),
-                p(&truth_dir.join("spectrum.png")),
-                s("--heatmap"),
-                p(&truth_dir.join("vorticity.png")),
-            ],
-            outputs: ["spectrum.json", "spectrum.png", "vorticity.png"]
-                .iter()
-                .map(|n| truth_dir.join(n))
-                .collect(),
-            resume_from: None,
+            job: StageJob::Spectrum(SpectrumJob {
+                json: Some(json.clone()),
+                png: Some(png.clone()),
+                heatmap: Some(heatmap.clone()),
+                ..SpectrumJob::new(&f("truth_test.safetensors"))
+            }),
+            outputs: vec![json, png, heatmap],
             scratch: vec![truth_dir.clone()],
-            training: None,
         });
         for &grid in std::iter::once(&r.coarse).chain(&r.extra_grids) {
             let test = f(&format!("test_{grid}.safetensors"));
-            let mut args = vec![s("dataset"), s("--input")];
             // The model's grid: training and test splits of both truths;
             // a finer grid: the test truth's test split alone.
             let train = (grid == r.coarse).then(|| f(&format!("train_{grid}.safetensors")));
+            let mut inputs = Vec::new();
             if train.is_some() {
-                args.push(p(&f("truth_train.safetensors")));
+                inputs.push(f("truth_train.safetensors"));
             }
-            args.extend([
-                p(&f("truth_test.safetensors")),
-                s("--scenario"),
-                s(scenario),
-                s("--grid"),
-                s(grid),
-                s("--sensor-grid"),
-                s(r.coarse),
-                s("--sensors"),
-                s(r.sensors),
-                s("--test-trajectories"),
-                s(r.test_batch),
-                s("--out-test"),
-                p(&test),
-            ]);
-            if let Some(t) = &train {
-                args.extend([s("--out-train"), p(t)]);
-            }
+            inputs.push(f("truth_test.safetensors"));
+            let spec = DatasetSpec {
+                scenario: kind,
+                grid,
+                sensors: Sensors::parse(r.sensors, r.coarse)?,
+                test_trajectories: r.test_batch,
+                test_only: train.is_none(),
+            };
+            let job = DatasetJob::new(inputs, spec, train.clone(), test.clone());
             let outputs: Vec<PathBuf> = train.into_iter().chain([test]).collect();
             out.push(Stage {
                 name: "dataset",
-                args,
+                job: StageJob::Dataset(job),
                 scratch: outputs.clone(),
                 outputs,
-                resume_from: None,
-                training: None,
             });
         }
         let (ck, model) = (f("model.ckpt.safetensors"), f("model.safetensors"));
-        let mut args = vec![
-            s("train"),
-            s("--data"),
-            p(&f(&format!("train_{}.safetensors", r.coarse))),
-            s("--out"),
-            p(&ck),
-            s("--export"),
-            p(&model),
-            s("--loss-log"),
-            p(&f("loss.csv")),
-        ];
-        args.extend(r.train.iter().map(s));
-        if let Some(m) = train_minutes {
-            args.extend([s("--max-minutes"), s(m)]);
-        }
         out.push(Stage {
             name: "training",
-            args,
+            job: StageJob::Train(TrainJob {
+                export: Some(model.clone()),
+                loss_log: Some(f("loss.csv")),
+                epochs: Some(r.epochs),
+                network: r.network.clone(),
+                hyper: r.hyper.clone(),
+                max_minutes: train_minutes,
+                ..TrainJob::new(&f(&format!("train_{}.safetensors", r.coarse)), &ck)
+            }),
             outputs: vec![model.clone()],
-            resume_from: Some(ck.clone()),
             scratch: vec![f("loss.csv")],
-            training: Some(ck.clone()),
         });
         (
             f(if r.online_t_end.is_some() {
@@ -360,116 +311,82 @@ pub(super) fn stages(
         } else {
             f(&format!("test_{grid}.safetensors"))
         };
-        let mut args = vec![
-            s("sample"),
-            s("--model"),
-            p(&model),
-            s("--data"),
-            p(&data),
-            s("--conditions"),
-            s(r.conditions),
-            s("--samples-per-condition"),
-            s(if grid == r.coarse {
-                r.samples_per_condition
-            } else {
-                1
-            }),
-            s("--out"),
-            p(&file),
-        ];
-        let mut scratch = Vec::new();
-        if grid == r.coarse {
-            args.extend([s("--trajectory"), p(&f("denoising"))]);
-            scratch.push(f("denoising"));
-        }
+        let trajectory = (grid == r.coarse).then(|| f("denoising"));
         out.push(Stage {
             name: "sampling",
-            args,
-            resume_from: Some(partial_path(&file)),
+            job: StageJob::Sample(SampleJob {
+                conditions: Some(r.conditions),
+                samples_per_condition: if grid == r.coarse {
+                    r.samples_per_condition
+                } else {
+                    1
+                },
+                trajectory: trajectory.clone(),
+                ..SampleJob::new(&model, &data, &file)
+            }),
             outputs: vec![file.clone()],
-            scratch,
-            training: None,
+            scratch: trajectory.into_iter().collect(),
         });
         sample_files.push(file);
     }
-    out.push(evaluation(
-        &sample_files,
-        &f("offline"),
-        "offline",
-        scenario,
-        preset,
-    ));
+    let offline = f("offline");
+    out.push(Stage {
+        name: "offline evaluation",
+        job: StageJob::Offline(OfflineConfig {
+            samples: sample_files,
+            out: offline.clone(),
+            title: title("Offline", scenario, preset),
+            labels: Vec::new(),
+        }),
+        outputs: vec![offline.join("report.md")],
+        scratch: vec![offline],
+    });
 
     // Online: the coarse model from the test truth's first snapshot.
     let mut closures = vec!["none"];
-    match scenario {
-        "g" => closures.extend(["dynamic-smagorinsky", "oracle"]),
-        "h" => closures.push("oracle"),
-        _ => closures.push("dynamic-smagorinsky"),
+    match kind {
+        Scenario::G => closures.extend(["dynamic-smagorinsky", "oracle"]),
+        Scenario::H => closures.push("oracle"),
+        Scenario::Sgs => closures.push("dynamic-smagorinsky"),
     }
     closures.push("learned");
     let mut runs = Vec::new();
     for c in closures {
         let file = f(&format!("online_{c}.safetensors"));
-        let mut args = vec![
-            s("couple"),
-            s("--truth"),
-            p(&truth_test),
-            s("--scenario"),
-            s(scenario),
-            s("--grid"),
-            s(r.coarse),
-            s("--closure"),
-            s(c),
-        ];
-        if c == "learned" {
-            args.extend([s("--model"), p(&model), s("--every"), s(r.every)]);
-        }
-        args.extend([s("--out"), p(&file)]);
+        let closure: ClosureKind = c.parse()?;
+        let learned = closure == ClosureKind::Learned;
         out.push(Stage {
             name: "coupled run",
-            args,
-            resume_from: Some(partial_path(&file)),
+            job: StageJob::Couple(CoupledJob {
+                scenario: kind,
+                grid: r.coarse,
+                closure,
+                model: learned.then(|| model.clone()),
+                every: if learned { r.every } else { 1 },
+                ..CoupledJob::new(&truth_test, &file)
+            }),
             outputs: vec![file.clone()],
             scratch: Vec::new(),
-            training: None,
         });
         runs.push(file);
     }
-    out.push(evaluation(&runs, &f("online"), "online", scenario, preset));
+    let online = f("online");
+    out.push(Stage {
+        name: "online evaluation",
+        job: StageJob::Online(OnlineConfig {
+            runs,
+            out: online.clone(),
+            title: title("Online", scenario, preset),
+            labels: Vec::new(),
+            at: Vec::new(),
+        }),
+        outputs: vec![online.join("report.md")],
+        scratch: vec![online],
+    });
     Ok(out)
 }
 
-/// The `evaluate` stage of `kind` (offline: samples files; online:
-/// coupled runs) writing its report into `dir`.
-fn evaluation(
-    files: &[PathBuf],
-    dir: &Path,
-    kind: &'static str,
-    scenario: &str,
-    preset: &str,
-) -> Stage {
-    let mut args = vec![s("evaluate")];
-    if kind == "online" {
-        args.push(s("--online"));
-    }
-    args.extend(files.iter().map(|x| p(x)));
-    let title = format!(
-        "{}{} evaluation ({scenario}, demo {preset})",
-        kind[..1].to_uppercase(),
-        &kind[1..]
-    );
-    args.extend([s("--out"), p(dir), s("--title"), title]);
-    Stage {
-        name: if kind == "online" {
-            "online evaluation"
-        } else {
-            "offline evaluation"
-        },
-        args,
-        outputs: vec![dir.join("report.md")],
-        resume_from: None,
-        scratch: vec![dir.to_path_buf()],
-        training: None,
-    }
+/// The heading of the demo's `kind` (Offline, Online) report.
+fn title(kind: &str, scenario: &str, preset: &str) -> String {
+    format!("{kind} evaluation ({scenario}, demo {preset})")
 }

@@ -81,7 +81,10 @@ impl Report {
                     v["seconds"].as_f64(),
                     v["command"].as_str().unwrap_or_default().to_string(),
                 ),
-                None => (None, format!("diffclosure {}", st.args.join(" "))),
+                None => (
+                    None,
+                    format!("diffclosure {}", st.job.command_line().join(" ")),
+                ),
             };
             md.push_str(&format!(
                 "| {} | {} | {} | `{}` |\n",

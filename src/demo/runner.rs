@@ -8,9 +8,10 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use super::report::Report;
-use super::{shell_words, Demo};
+use super::{shell_words, Demo, StageJob};
 use crate::data::io;
 use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::job_bail;
 
 /// Record of the stages run so far (`DIR/stages.json`): command and wall
@@ -101,19 +102,19 @@ impl Demo {
         Ok(log)
     }
 
-    /// Runs the stages not done yet, in order, each through `dispatch`
-    /// (given the whole command line, `diffclosure` first, with
-    /// `--resume` where the stage continues an interrupted run), printing
-    /// a line per stage; then writes the report. A stage is done when its
-    /// outputs exist (and a training stage's checkpoint holds every epoch);
-    /// once a stage runs, the later ones' files are of older inputs and are
-    /// redone.
+    /// Runs the stages not done yet, in order, each job on `gpu` (with
+    /// `resume` set where the stage continues an interrupted run),
+    /// printing a line per stage with its command line, then the job's
+    /// own summary lines; then writes the report. A stage is done when
+    /// its outputs exist (and a training stage's checkpoint holds every
+    /// epoch); once a stage runs, the later ones' files are of older
+    /// inputs and are redone.
     ///
     /// # Errors
     /// A directory that holds something else than a demo of these
     /// settings; the first stage that fails (its message, and how to
     /// continue); file-system errors; a sub-report that cannot be read.
-    pub fn run(&self, mut dispatch: impl FnMut(&[String]) -> Result<()>) -> Result<DemoSummary> {
+    pub fn run(&self, gpu: &Gpu) -> Result<DemoSummary> {
         std::fs::create_dir_all(&self.out).map_err(|e| fs_err("creating", &self.out, e))?;
         let log_path = self.out.join("stages.json");
         let mut log = self.open_log(&log_path)?;
@@ -123,8 +124,9 @@ impl Demo {
         let mut stale = false;
         for (i, st) in self.stages.iter().enumerate() {
             let key = format!("{:02} {}", i + 1, st.name);
-            let unfinished = match &st.training {
-                Some(ck) if ck.exists() => training_unfinished(ck)?,
+            let resume_file = st.job.resume_file();
+            let unfinished = match &st.job {
+                StageJob::Train(t) if t.out.exists() => training_unfinished(&t.out)?,
                 _ => false,
             };
             if !stale && !unfinished && st.outputs.iter().all(|o| o.exists()) {
@@ -135,17 +137,16 @@ impl Demo {
                 for x in st
                     .outputs
                     .iter()
-                    .chain(&st.resume_from)
+                    .chain(&resume_file)
                     .filter(|x| x.exists() && x.starts_with(&self.out))
                 {
                     remove(x)?;
                 }
             }
             stale = true;
-            let mut argv = self.command(st);
-            let resuming = st.resume_from.as_ref().is_some_and(|r| r.exists());
-            if resuming {
-                argv.push("--resume".into());
+            let resuming = resume_file.as_ref().is_some_and(|r| r.exists());
+            let mut job = if resuming {
+                st.job.resumed()
             } else {
                 // A fresh start: clear what an earlier attempt left (the
                 // demo directory's own files only).
@@ -156,11 +157,13 @@ impl Demo {
                 {
                     remove(x)?;
                 }
-            }
+                st.job.clone()
+            };
             for dir in st.outputs.iter().filter_map(|o| o.parent()) {
                 std::fs::create_dir_all(dir).map_err(|e| fs_err("creating", dir, e))?;
             }
-            let line = shell_words(&argv);
+            let line = shell_words(&self.command(&job));
+            job.record_command(&line);
             println!(
                 "[{}/{total}] {}{}: {line}",
                 i + 1,
@@ -168,18 +171,19 @@ impl Demo {
                 if resuming { " (resumed)" } else { "" }
             );
             let t0 = Instant::now();
-            dispatch(&argv).map_err(|e| {
+            let done = job.run(gpu).map_err(|e| {
                 e.context(format!(
                     "demo stage {}/{total} ({}) failed; fix the cause and run the demo again: finished stages are kept{}",
                     i + 1,
                     st.name,
-                    if st.resume_from.is_some() {
+                    if resume_file.is_some() {
                         " and this one continues where it stopped"
                     } else {
                         ""
                     }
                 ))
             })?;
+            println!("{done}");
             let secs = t0.elapsed().as_secs_f64()
                 + log
                     .get(&key)

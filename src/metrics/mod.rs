@@ -43,6 +43,38 @@ fn write_report(dir: &Path, md: &str, json: &serde_json::Value) -> Result<(PathB
     Ok((md_path, json_path))
 }
 
+/// The start of an `evaluate` command line (`--online` for `couple`
+/// runs): the files, the output folder, the title unless it is
+/// `default_title`, and the labels (joined by commas: a label that holds
+/// a comma has no command line).
+fn evaluate_command(
+    online: bool,
+    files: &[PathBuf],
+    out: &Path,
+    title: &str,
+    default_title: &str,
+    labels: &[String],
+) -> crate::job::CommandLine {
+    let mut c = crate::job::CommandLine::new("evaluate");
+    c.flag("--online", online)
+        .words(files.iter().map(|f| f.display()))
+        .arg("--out", out.display())
+        .unless_default("--title", title, default_title)
+        .opt("--labels", (!labels.is_empty()).then(|| labels.join(",")));
+    c
+}
+
+/// What `evaluate` prints of a report: its Markdown, then where it was
+/// written.
+fn describe_report(
+    f: &mut std::fmt::Formatter<'_>,
+    markdown: &str,
+    md: &Path,
+    json: &Path,
+) -> std::fmt::Result {
+    write!(f, "{markdown}wrote {} and {}", md.display(), json.display())
+}
+
 /// `‖pred − truth‖_F / ‖truth‖_F` (the seed's D_Fro;
 /// docs/specification.md §7). An all-zero truth gives `inf` unless `pred`
 /// is zero too (then 0).

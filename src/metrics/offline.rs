@@ -25,8 +25,11 @@ use crate::plot::heatmap::{heatmap_strip_png, HeatmapOptions};
 use crate::plot::spectrum::{spectra_png, Curve, SpectraOptions};
 use crate::sde::Sampler;
 
+/// The offline report's heading unless one is given.
+pub const DEFAULT_TITLE: &str = "Offline evaluation";
+
 /// What the offline report is made of and where it goes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OfflineConfig {
     /// Samples files written by `sample` (or `merge`): one table row each.
     pub samples: Vec<PathBuf>,
@@ -116,7 +119,30 @@ pub struct OfflineSummary {
     pub report_json: PathBuf,
 }
 
+impl std::fmt::Display for OfflineSummary {
+    /// What `evaluate` prints: the Markdown report, then where it went.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        super::describe_report(f, &self.markdown, &self.report_md, &self.report_json)
+    }
+}
+
 impl OfflineConfig {
+    /// The arguments of the `diffclosure evaluate` command that makes this
+    /// report: the files and the folder, the title unless it is
+    /// [`DEFAULT_TITLE`], the labels if any (a label that holds a comma
+    /// has no command line: `--labels` splits at commas).
+    pub fn command_line(&self) -> Vec<String> {
+        super::evaluate_command(
+            false,
+            &self.samples,
+            &self.out,
+            &self.title,
+            DEFAULT_TITLE,
+            &self.labels,
+        )
+        .into_words()
+    }
+
     /// `report.md`, `report.json`, `spectra.png` and `rowI_fields.png`
     /// (I from 1) under `out`.
     fn outputs(&self) -> Vec<PathBuf> {

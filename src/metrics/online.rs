@@ -23,8 +23,11 @@ use crate::job_bail;
 use crate::plot::lines::{lines_png, LegendPlace, LinesOptions};
 use crate::plot::spectrum::{spectra_png, Curve, Marker, SpectraOptions};
 
+/// The online report's heading unless one is given.
+pub const DEFAULT_TITLE: &str = "Online (a posteriori) evaluation";
+
 /// What the online report is made of and where it goes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OnlineConfig {
     /// Outputs of `couple` of one setting (grid, truth, scenario) and one
     /// span of output times: one table row each.
@@ -86,6 +89,14 @@ pub struct OnlineSummary {
     pub report_md: PathBuf,
     /// `OUT/report.json`.
     pub report_json: PathBuf,
+}
+
+impl std::fmt::Display for OnlineSummary {
+    /// What `evaluate --online` prints: the Markdown report, then where
+    /// it went.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        super::describe_report(f, &self.markdown, &self.report_md, &self.report_json)
+    }
 }
 
 /// The checked rows and the output indices of the table and the figures.
@@ -235,6 +246,26 @@ fn tag(t: &[f64], k: usize) -> String {
 }
 
 impl OnlineConfig {
+    /// The arguments of the `diffclosure evaluate --online` command that
+    /// makes this report: the runs and the folder, the title unless it is
+    /// [`DEFAULT_TITLE`], the labels and elapsed times if any. (Two
+    /// reports have no command line: one titled as the offline default,
+    /// which the command line reads as this one's, and one with a label
+    /// that holds a comma, where `--labels` splits.)
+    pub fn command_line(&self) -> Vec<String> {
+        let mut c = super::evaluate_command(
+            true,
+            &self.runs,
+            &self.out,
+            &self.title,
+            DEFAULT_TITLE,
+            &self.labels,
+        );
+        let at: Vec<String> = self.at.iter().map(f64::to_string).collect();
+        c.opt("--at", (!at.is_empty()).then(|| at.join(",")));
+        c.into_words()
+    }
+
     /// Checks everything that can be checked before any GPU work: one
     /// label per run (or none), every run readable, of one setting and one
     /// span, `at` inside the span, no output exists. Nothing is created.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::data::io;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::job::CommandLine;
 use crate::job_bail;
 use crate::metrics::spectra::mean_shell_spectra;
 use crate::ns::diagnostics::pdf;
@@ -20,7 +21,7 @@ use crate::plot::spectrum::{spectra_png, Curve, Marker, SlopeLine, SpectraOption
 pub const RESOLVED_DECADES: f64 = 4.0;
 
 /// What to analyse and where the results go.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SpectrumJob {
     /// A file of [`crate::ns::TrajectoryJob`] holding `vorticity`
     /// `[T, B, n, n]` and `time` `[T]`.
@@ -293,5 +294,60 @@ impl SpectrumJob {
             summary.heatmap = Some((time[last], limit));
         }
         Ok(summary)
+    }
+
+    /// The arguments of the `diffclosure spectrum` command that runs this
+    /// job: the input, and `from` and the outputs where given.
+    pub fn command_line(&self) -> Vec<String> {
+        let mut c = CommandLine::new("spectrum");
+        c.arg("--input", self.input.display())
+            .unless_default("--from", self.from, 0.0)
+            .opt_path("--json", self.json.as_deref())
+            .opt_path("--png", self.png.as_deref())
+            .opt_path("--heatmap", self.heatmap.as_deref());
+        c.into_words()
+    }
+
+    /// The lines `spectrum` prints for `s`, a run of this job: the input's
+    /// snapshots, the vorticity statistics, energy and enstrophy, the
+    /// resolution verdict and the figures drawn.
+    pub fn describe(&self, s: &SpectrumSummary) -> String {
+        let (n, b) = (s.grid, s.batch);
+        let mut lines = vec![
+            format!(
+                "{}: {} snapshots (t = {:.2} .. {:.2}), {b} x {n}x{n}",
+                self.input.display(),
+                s.snapshots,
+                s.time.0,
+                s.time.1
+            ),
+            format!(
+                "rms vorticity: mean {:.4}, min {:.4}, max {:.4}",
+                s.rms.0, s.rms.1, s.rms.2
+            ),
+            format!(
+                "energy ½<|u|²> = {:.5}, enstrophy ½<ω²> = {:.5}",
+                s.energy, s.enstrophy
+            ),
+            format!(
+                "enstrophy spectrum: peak {:.3e} at |k| = {}; at the 2/3 cutoff |k| = {}: {:.3e}; {:.2} decades below the peak ({})",
+                s.peak.1,
+                s.peak.0,
+                s.cutoff.0,
+                s.cutoff.1,
+                s.decades,
+                SpectrumSummary::verdict(s.decades)
+            ),
+        ];
+        if let Some(path) = &self.png {
+            lines.push(format!("spectrum plot: {}", path.display()));
+        }
+        if let (Some(path), Some((t, limit))) = (&self.heatmap, s.heatmap) {
+            lines.push(format!(
+                "vorticity heatmap (t = {t:.2}, trajectory 0, colour limits ±{limit:.3}): {}",
+                path.display()
+            ));
+        }
+        lines.join("\n")
     }
 }

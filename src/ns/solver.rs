@@ -28,6 +28,16 @@ pub enum TimeScheme {
     Heun,
 }
 
+impl std::fmt::Display for TimeScheme {
+    /// `euler` or `heun`, as `simulate --scheme` takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TimeScheme::Euler => "euler",
+            TimeScheme::Heun => "heun",
+        })
+    }
+}
+
 /// Additive spatially correlated white-in-time forcing `σ ξ`: the Q-Wiener
 /// forcing of the reference code (Lord, Powell & Shardlow, "An Introduction
 /// to Computational Stochastic PDEs", Alg. 4.5 / 10.6). Per step the

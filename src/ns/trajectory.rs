@@ -19,7 +19,7 @@ use std::str::FromStr;
 use crate::data::io::{self, NamedTensor, TensorFile};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::job::{MissingPartial, Progress, Resumable};
+use crate::job::{CommandLine, MissingPartial, Progress, Resumable};
 use crate::job_bail;
 use crate::ns::closure::{ClosureRecorder, FIELDS};
 use crate::ns::restrict::Restriction;
@@ -49,7 +49,7 @@ const RESUME_KEYS: [&str; 13] = [
 /// A trajectory job: `batch` trajectories of a preset from random (or
 /// given) initial vorticity, snapshots every `snapshot_every` steps from
 /// `t_start` on.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TrajectoryJob {
     /// The flow: domain, viscosity, forcing, noise, initial field.
     pub preset: Preset,
@@ -226,6 +226,46 @@ impl TrajectoryJob {
     pub fn run(&self, gpu: &Gpu) -> Result<TrajectorySummary> {
         self.plan()?.run(gpu)
     }
+
+    /// The arguments of the `diffclosure simulate` command that runs this
+    /// job: the preset, batch, seed and restriction always (they say what
+    /// the data is), every other setting where it differs from
+    /// [`Self::new`]'s (the command line's defaults). `t_end` is left out
+    /// when `steps` is given: the run ignores it then (and the command line
+    /// takes only one of them).
+    pub fn command_line(&self) -> Vec<String> {
+        let d = Self::new(self.preset, &self.out);
+        let (every, every_default) = (self.checkpoint_every, d.checkpoint_every);
+        let coarse = self.coarse.as_ref().map(|grids| {
+            if grids.is_empty() {
+                "none".to_string()
+            } else {
+                grids
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+        });
+        let mut c = CommandLine::new("simulate");
+        c.arg("--preset", self.preset)
+            .opt("--grid", self.grid)
+            .arg("--batch", self.batch)
+            .arg("--seed", self.seed)
+            .opt("--t-end", self.t_end.filter(|_| self.steps.is_none()))
+            .opt("--steps", self.steps)
+            .opt("--t-start", self.t_start)
+            .opt("--snapshot-every", self.snapshot_every)
+            .opt("--coarse", coarse)
+            .arg("--restriction", self.restriction)
+            .flag("--no-fine", !self.fine)
+            .opt("--dt", self.dt)
+            .unless_default("--scheme", self.scheme, d.scheme)
+            .opt_path("--init", self.init.as_deref())
+            .arg("--out", self.out.display())
+            .progress(every, every_default, self.quiet, self.resume);
+        c.into_words()
+    }
 }
 
 /// Where the run starts.
@@ -287,6 +327,30 @@ pub struct TrajectorySummary {
     pub snapshot_times: (f64, f64),
     /// The adapter, as [`Gpu::describe`].
     pub adapter: String,
+}
+
+impl std::fmt::Display for TrajectorySummary {
+    /// The line `simulate` prints: the file, its snapshots, grid and span,
+    /// and the adapter.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "wrote {} ({} snapshots of {} x {n}x{n}{}, at t = {:.2} .. {:.2} of a run over t = 0 .. {}) on {}",
+            self.out.display(),
+            self.snapshots,
+            self.batch,
+            if self.fine_stored {
+                ""
+            } else {
+                ", coarse fields only"
+            },
+            self.snapshot_times.0,
+            self.snapshot_times.1,
+            self.t_end,
+            self.adapter,
+            n = self.grid,
+        )
+    }
 }
 
 impl TrajectoryPlan {

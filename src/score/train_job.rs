@@ -20,7 +20,7 @@ use crate::data::dataset::Samples;
 use crate::data::io;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::job::Progress;
+use crate::job::{CommandLine, Progress};
 use crate::job_bail;
 use crate::score::checkpoint::{self, Checkpoint};
 use crate::score::init::init_params;
@@ -123,6 +123,16 @@ pub enum Spectral {
     Fixed(Method),
 }
 
+impl std::fmt::Display for Spectral {
+    /// `auto`, `dft` or `fft`, as `train --spectral` takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Auto => f.write_str("auto"),
+            Self::Fixed(m) => write!(f, "{m}"),
+        }
+    }
+}
+
 impl FromStr for Spectral {
     type Err = Error;
     /// `auto`, or a [`Method`] (`dft`, `fft`).
@@ -214,7 +224,7 @@ impl TrainOverrides {
 }
 
 /// A training job.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TrainJob {
     /// Training split written by the dataset stage.
     pub data: PathBuf,
@@ -354,6 +364,44 @@ impl TrainJob {
     /// As those.
     pub fn run(&self, gpu: &Gpu) -> Result<TrainSummary> {
         self.plan()?.run(gpu)
+    }
+
+    /// The arguments of the `diffclosure train` command that runs this
+    /// job: the data and checkpoint, every requested value (`Some`: a
+    /// value of the run, or on resume one the checkpoint must hold) and
+    /// every other setting where it differs from [`Self::new`]'s (the
+    /// command line's defaults). `command` is not an argument: it is the
+    /// record of this line, which the command line fills in itself.
+    pub fn command_line(&self) -> Vec<String> {
+        let (d, n, h) = (Self::new(&self.data, &self.out), &self.network, &self.hyper);
+        let (every, every_default) = (self.checkpoint_every, d.checkpoint_every);
+        let mut c = CommandLine::new("train");
+        c.arg("--data", self.data.display())
+            .arg("--out", self.out.display())
+            .opt_path("--export", self.export.as_deref())
+            .opt_path("--loss-log", self.loss_log.as_deref())
+            .opt("--epochs", self.epochs)
+            .opt_path("--config", n.config_file.as_deref())
+            .opt("--width", n.width)
+            .opt("--modes", n.modes)
+            .opt("--layers", n.layers)
+            .opt("--embed-dim", n.embed_dim)
+            .opt("--fc-hidden", n.fc_hidden)
+            .flag("--no-vorticity", n.no_vorticity)
+            .flag("--no-sparse", n.no_sparse)
+            .opt("--batch", h.batch)
+            .opt("--micro-batch", h.micro_batch)
+            .opt("--lr", h.lr)
+            .opt("--lr-step", h.lr_step)
+            .opt("--lr-gamma", h.lr_gamma)
+            .opt("--t-min", h.t_min)
+            .opt("--t-max", h.t_max)
+            .opt("--seed", h.seed)
+            .opt("--spectral", h.spectral)
+            .opt("--max-minutes", self.max_minutes)
+            .unless_default("--log-every", self.log_every, d.log_every)
+            .progress(every, every_default, self.quiet, self.resume);
+        c.into_words()
     }
 
     /// The plan of a resumed run: the checkpoint's network, state and
@@ -534,6 +582,48 @@ pub struct TrainSummary {
     pub export: Option<PathBuf>,
     /// The adapter, as [`Gpu::describe`].
     pub adapter: String,
+}
+
+impl std::fmt::Display for TrainSummary {
+    /// The lines `train` prints: how the run ended (nothing to do, or
+    /// stopped by the time cap), where training stands and its loss, and
+    /// the export.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.state;
+        let mut lines = Vec::new();
+        match self.outcome {
+            TrainOutcome::AlreadyDone => lines.push(format!(
+                "{} is already at epoch {} (step {}); nothing to do for --epochs {}",
+                self.out.display(),
+                s.epoch,
+                s.step,
+                self.epochs
+            )),
+            TrainOutcome::Stopped { minutes } => lines.push(format!(
+                "stopped at epoch {} of {} after the --max-minutes budget ({minutes:.1} min); `--resume` continues",
+                s.epoch, self.epochs
+            )),
+            TrainOutcome::Trained => {}
+        }
+        if self.outcome != TrainOutcome::AlreadyDone {
+            lines.push(format!(
+                "trained to epoch {} (step {}, {} samples per step in micro-batches of {}, spectral convolutions by {}): loss {:.4e} (first read {:.4e}); wrote {} on {}",
+                s.epoch,
+                s.step,
+                self.batch,
+                self.micro_batch,
+                self.spectral,
+                self.loss,
+                self.first_loss.unwrap_or(f64::NAN),
+                self.out.display(),
+                self.adapter
+            ));
+        }
+        if let Some(e) = &self.export {
+            lines.push(format!("wrote the weights alone to {}", e.display()));
+        }
+        f.write_str(&lines.join("\n"))
+    }
 }
 
 impl TrainPlan {

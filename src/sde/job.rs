@@ -16,7 +16,7 @@ use crate::data::dataset::Samples;
 use crate::data::io::{self, NamedTensor};
 use crate::error::{Error, Result};
 use crate::gpu::{DType, Gpu, Tensor};
-use crate::job::{self, MissingPartial, Progress, Resumable};
+use crate::job::{self, CommandLine, MissingPartial, Progress, Resumable};
 use crate::job_bail;
 use crate::plot::gif::heatmap_gif;
 use crate::plot::heatmap::{heatmap_strip_png, HeatmapOptions};
@@ -60,11 +60,27 @@ impl SamplerConfig {
             ("final_step", self.final_step.to_string()),
         ]
     }
+
+    /// Writes the sampler flags `sample` and `couple` share onto `c`,
+    /// those that differ from [`SamplerConfig::default`], and
+    /// `--allow-untrained-noise`. The SDE is not a flag: every job takes
+    /// its model's.
+    pub fn push_flags(&self, c: &mut CommandLine, allow_untrained_noise: bool) {
+        let d = Self::default();
+        c.unless_default("--sampler", self.sampler, d.sampler)
+            .unless_default("--steps", self.steps, d.steps)
+            .unless_default("--t-max", self.t_max, d.t_max)
+            .unless_default("--t-min", self.t_min, d.t_min)
+            .unless_default("--rho", self.rho, d.rho)
+            .unless_default("--final-step", self.final_step, d.final_step)
+            .flag("--allow-unstable", self.allow_unstable)
+            .flag("--allow-untrained-noise", allow_untrained_noise);
+    }
 }
 
 /// A sampling job: `samples_per_condition` samples for each of the
 /// chosen conditions of a dataset (or this shard's part of them).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SampleJob {
     /// Trained score network (a `train` checkpoint).
     pub model: PathBuf,
@@ -235,6 +251,35 @@ impl SampleJob {
         self.plan()?.run(gpu)
     }
 
+    /// The arguments of the `diffclosure sample` command that runs this
+    /// job: the model, data, output and samples per condition always,
+    /// every other setting where it differs from [`Self::new`]'s (the
+    /// command line's defaults); a shard as `i/n` (a Slurm shard as the
+    /// piece it resolved to).
+    pub fn command_line(&self) -> Vec<String> {
+        let d = Self::new(&self.model, &self.data, &self.out);
+        let (every, every_default) = (self.checkpoint_every, d.checkpoint_every);
+        let mut c = CommandLine::new("sample");
+        c.arg("--model", self.model.display())
+            .arg("--data", self.data.display())
+            .opt("--grid", self.grid)
+            .opt("--conditions", self.conditions)
+            .arg("--samples-per-condition", self.samples_per_condition);
+        self.sampler.push_flags(&mut c, self.allow_untrained_noise);
+        c.unless_default("--seed", self.seed, d.seed)
+            .unless_default("--batch", self.batch, d.batch)
+            .unless_default("--spectral", self.spectral, d.spectral)
+            .opt(
+                "--shard",
+                (self.shard != Shard::WHOLE)
+                    .then(|| format!("{}/{}", self.shard.index, self.shard.count)),
+            )
+            .arg("--out", self.out.display())
+            .opt_path("--trajectory", self.trajectory.as_deref())
+            .progress(every, every_default, self.quiet, self.resume);
+        c.into_words()
+    }
+
     /// Refuses a model and dataset that do not fit each other: another
     /// grid than `self.grid`, too many modes for the grid, another preset
     /// or scenario, other sensors for a sparse-observation network.
@@ -358,6 +403,28 @@ pub struct SampleSummary {
     pub wall_s: f64,
     /// The adapter, as [`Gpu::describe`].
     pub adapter: String,
+}
+
+impl std::fmt::Display for SampleSummary {
+    /// The line `sample` prints: the file, its conditions, samples, grid
+    /// and sampler, and the speed on the adapter.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cfg = self.sampler;
+        write!(
+            f,
+            "wrote {} ({} conditions x {} samples on {n}x{n}, {} {} steps from t_max = {}): {:.2} samples/s ({:.1} ms per score evaluation per sample) on {}",
+            self.out.display(),
+            self.conditions,
+            self.samples_per_condition,
+            cfg.sampler,
+            cfg.steps,
+            cfg.t_max,
+            self.samples_per_second(),
+            self.ms_per_evaluation(),
+            self.adapter,
+            n = self.grid,
+        )
+    }
 }
 
 impl SampleSummary {

@@ -1,6 +1,12 @@
 //! `diffclosure demo`: the stage plan of each preset, the refusals before
 //! any work, and (with the shipped files) a whole run with its report.
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use diffclosure::cli::parse_job;
+use diffclosure::demo::{shell_words, DemoConfig};
+
 use crate::cli::{diffclosure, ok, s, test_path};
 
 /// The subcommand of each planned stage, in order.
@@ -137,6 +143,91 @@ fn demo_presets_and_pretrained() {
     assert!(value(sample, "--model")
         .unwrap()
         .ends_with("assets/g_model_small.safetensors"));
+}
+
+/// Every stage of every demo (each preset × scenario, the pretrained one,
+/// a training cap with adapter flags in a folder whose name has a space)
+/// prints the command line of the job it runs, fresh and resumed: that
+/// line, parsed and made into a job by the command line's own code
+/// ([`parse_job`]), is the job. A recipe and a printed line that disagree
+/// fail here.
+#[test]
+fn demo_stage_lines_are_the_jobs_they_run() {
+    let config = |preset: &str, scenario: &str| DemoConfig {
+        preset: preset.into(),
+        scenario: scenario.into(),
+        out: PathBuf::from("demo"),
+        pretrained: false,
+        assets: None,
+        train_minutes: None,
+        stage_flags: Vec::new(),
+    };
+    let mut configs = Vec::new();
+    for preset in ["small", "paper", "seed-large"] {
+        for scenario in ["g", "h", "sgs"] {
+            configs.push(config(preset, scenario));
+        }
+    }
+    configs.push(DemoConfig {
+        pretrained: true,
+        assets: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")),
+        ..config("small", "g")
+    });
+    configs.push(DemoConfig {
+        out: PathBuf::from("a demo"),
+        train_minutes: Some(2.5),
+        stage_flags: ["--backend", "vulkan", "--adapter", "llvm pipe"]
+            .map(String::from)
+            .to_vec(),
+        ..config("paper", "sgs")
+    });
+    let mut kinds = BTreeSet::new();
+    for c in configs {
+        let demo = c.plan().unwrap();
+        for st in &demo.stages {
+            let resumed = {
+                let mut j = st.job.resumed();
+                j.record_command(&shell_words(&demo.command(&j)));
+                j
+            };
+            for job in [&st.job, &resumed] {
+                let argv = demo.command(job);
+                let parsed =
+                    parse_job(&argv).unwrap_or_else(|e| panic!("{}: {e:#}", shell_words(&argv)));
+                assert_eq!(
+                    &parsed,
+                    job,
+                    "{} {}: {}",
+                    c.preset,
+                    c.scenario,
+                    shell_words(&argv)
+                );
+            }
+            kinds.insert(argv_kind(&demo.command(&st.job)));
+        }
+    }
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        [
+            "couple",
+            "dataset",
+            "evaluate",
+            "evaluate --online",
+            "sample",
+            "simulate",
+            "spectrum",
+            "train"
+        ]
+    );
+}
+
+/// The subcommand of a command line (`evaluate --online` for the online
+/// report).
+fn argv_kind(argv: &[String]) -> String {
+    match argv.get(2).map(String::as_str) {
+        Some("--online") => format!("{} --online", argv[1]),
+        _ => argv[1].clone(),
+    }
 }
 
 /// Unknown presets and scenarios, and --pretrained outside its one

@@ -9,6 +9,7 @@
 mod cli;
 mod cli_couple;
 mod cli_demo;
+mod cli_jobs;
 mod cli_sample;
 mod cli_train;
 mod couple;

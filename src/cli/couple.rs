@@ -124,6 +124,8 @@ pub(super) fn job(a: &CoupleArgs) -> Result<CoupledJob> {
 /// short for the span, a model of another scenario or grid), all before
 /// any GPU work; a run that blows up; I/O errors.
 pub fn run(gpu_args: &GpuArgs, a: &CoupleArgs) -> Result<()> {
+    let model = a.model.iter().map(|m| ("--model", m.as_path()));
+    super::require_inputs(std::iter::once(("--truth", a.truth.as_path())).chain(model))?;
     let plan = job(a)?.plan()?;
     let gpu = Gpu::new(&gpu_args.options()?)?;
     println!("{}", plan.run(&gpu)?);

@@ -67,6 +67,7 @@ pub(super) fn job(a: &DatasetArgs) -> Result<DatasetJob> {
 /// # Errors
 /// Bad arguments or inputs, existing outputs (nothing is written then).
 pub fn run(a: &DatasetArgs) -> Result<()> {
+    super::require_inputs(a.input.iter().map(|p| ("--input", p.as_path())))?;
     let job = job(a)?;
     let done = job.run()?;
     println!("{}", job.describe(&done));

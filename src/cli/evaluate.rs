@@ -83,6 +83,12 @@ pub(super) fn job(a: &EvaluateArgs) -> StageJob {
 /// # Errors
 /// Unreadable or foreign files, an existing report, I/O errors.
 pub fn run(gpu_args: &GpuArgs, a: &EvaluateArgs) -> Result<()> {
+    let kind = if a.online {
+        "evaluate --online"
+    } else {
+        "evaluate"
+    };
+    super::require_inputs(a.samples.iter().map(|p| (kind, p.as_path())))?;
     if a.online {
         let config = online_config(a);
         config.validate()?;

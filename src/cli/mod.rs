@@ -183,6 +183,25 @@ fn command_line() -> String {
     shell_words(&words)
 }
 
+/// Refuses input files that do not exist, naming the option that gave
+/// each (`--model m.safetensors: no such file`), before any job reads
+/// them — the jobs' own file errors name the file alone.
+///
+/// # Errors
+/// The first missing input.
+fn require_inputs<'a>(
+    inputs: impl IntoIterator<Item = (&'a str, &'a std::path::Path)>,
+) -> anyhow::Result<()> {
+    for (option, path) in inputs {
+        // symlink_metadata: a dangling link is reported by the job (as
+        // what it is), not as a missing file.
+        if path.symlink_metadata().is_err() {
+            anyhow::bail!("{option} {}: no such file", path.display());
+        }
+    }
+    Ok(())
+}
+
 /// Parses the process arguments and runs the chosen subcommand.
 ///
 /// # Errors

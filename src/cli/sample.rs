@@ -108,6 +108,7 @@ pub(super) fn job(a: &SampleArgs) -> Result<SampleJob> {
 /// Bad arguments, a model and dataset that do not fit each other (all
 /// before any GPU work), an existing output, I/O errors.
 pub fn run(gpu_args: &GpuArgs, a: &SampleArgs) -> Result<()> {
+    super::require_inputs([("--model", a.model.as_path()), ("--data", a.data.as_path())])?;
     let plan = job(a)?.plan()?;
     let gpu = Gpu::new(&gpu_args.options()?)?;
     println!("{}", plan.run(&gpu)?);
@@ -132,6 +133,7 @@ pub struct MergeArgs {
 /// Shards of different jobs, missing or repeated shards, an existing
 /// output.
 pub fn merge(a: &MergeArgs) -> Result<()> {
+    super::require_inputs(a.inputs.iter().map(|p| ("merge", p.as_path())))?;
     let r = samples::merge(&a.inputs, &a.out)?;
     println!(
         "merged {} shards into {} ({} conditions x {} samples)",

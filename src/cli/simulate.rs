@@ -157,6 +157,7 @@ pub(super) fn job(a: &SimulateArgs) -> Result<TrajectoryJob> {
 /// a CFL number over 1 or a non-finite state (the progress saved so far is
 /// kept).
 pub fn run(gpu_args: &GpuArgs, a: &SimulateArgs) -> Result<()> {
+    super::require_inputs(a.init.iter().map(|p| ("--init", p.as_path())))?;
     let plan = job(a)?.plan()?;
     let gpu = Gpu::new(&gpu_args.options()?)?;
     println!("{}", plan.run(&gpu)?);

@@ -51,6 +51,7 @@ pub(super) fn job(a: &SpectrumArgs) -> SpectrumJob {
 /// An existing, unwritable or duplicate output (before anything else), an
 /// unreadable or malformed input, no snapshot after `--from`.
 pub fn run(gpu_args: &GpuArgs, a: &SpectrumArgs) -> Result<()> {
+    super::require_inputs([("--input", a.input.as_path())])?;
     let job = job(a);
     job.plan()?;
     let gpu = Gpu::new(&gpu_args.options()?)?;

@@ -163,6 +163,7 @@ pub(super) fn job(a: &TrainArgs, command: String) -> Result<TrainJob> {
 /// any GPU work), a loss that becomes NaN/Inf (the last good checkpoint is
 /// kept), I/O errors.
 pub fn run(gpu_args: &GpuArgs, a: &TrainArgs) -> Result<()> {
+    super::require_inputs([("--data", a.data.as_path())])?;
     let plan = job(a, super::command_line())?.plan()?;
     let gpu = Gpu::new(&gpu_args.options()?)?;
     println!("{}", plan.run(&gpu)?);

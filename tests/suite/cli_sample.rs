@@ -285,11 +285,14 @@ fn evaluate_refuses_bad_input_before_creating_anything() {
     let missing = tmp("no-such-samples.safetensors");
     // A dataset (not a samples file, not a coupled run).
     let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/g_test_64.safetensors");
+    let missing_offline = format!("evaluate {}: no such file", missing.display());
+    let missing_online = format!("evaluate --online {}: no such file", missing.display());
     for (args, says) in [
-        (vec![s(&missing)], "No such file"),
+        // The option (here the positional files) is named.
+        (vec![s(&missing)], missing_offline.as_str()),
         (vec![s(&dataset)], "not a samples file"),
         (vec![s(&dataset), "--labels", "a,b"], "2 labels for 1 files"),
-        (vec!["--online", s(&missing)], "No such file"),
+        (vec!["--online", s(&missing)], missing_online.as_str()),
         (
             vec!["--online", s(&dataset)],
             "not a `diffclosure couple` output",
@@ -299,5 +302,37 @@ fn evaluate_refuses_bad_input_before_creating_anything() {
         all.extend_from_slice(&args);
         fails(&all, says);
         assert!(!report.exists(), "{args:?} created {}", report.display());
+    }
+}
+
+/// A missing input is reported with the option that named it, before any
+/// work (and nothing is created): `--model m: no such file`, not the bare
+/// operating-system error.
+#[test]
+fn missing_inputs_are_named_by_their_option() {
+    let missing = tmp("no-such-input.safetensors");
+    let out = tmp("never-written.safetensors");
+    let m = s(&missing);
+    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/g_test_64.safetensors");
+    for (args, option) in [
+        (
+            vec!["sample", "--model", m, "--data", s(&dataset)],
+            "--model",
+        ),
+        (
+            vec!["sample", "--model", s(&dataset), "--data", m],
+            "--data",
+        ),
+        (vec!["couple", "--truth", m], "--truth"),
+        (vec!["train", "--data", m], "--data"),
+        (vec!["spectrum", "--input", m], "--input"),
+        (vec!["simulate", "--init", m], "--init"),
+    ] {
+        let mut all = args.clone();
+        if all[0] != "spectrum" {
+            all.extend(["--out", s(&out)]);
+        }
+        fails(&all, &format!("{option} {m}: no such file"));
+        assert!(!out.exists(), "{all:?} created {}", out.display());
     }
 }

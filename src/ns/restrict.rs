@@ -2,9 +2,6 @@
 //! of docs/specification.md §3: the sharp spectral cutoff filter (the default) and
 //! plain striding (the reference code's).
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 
@@ -22,26 +19,10 @@ pub enum Restriction {
     Stride,
 }
 
-impl FromStr for Restriction {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "spectral" => Ok(Self::Spectral),
-            "stride" => Ok(Self::Stride),
-            other => Err(Error::InvalidArgument(format!(
-                "unknown restriction '{other}': expected spectral or stride"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Restriction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Spectral => "spectral",
-            Self::Stride => "stride",
-        })
-    }
+crate::names::name_table! {
+    Restriction, "restriction";
+    Spectral => "spectral",
+    Stride => "stride",
 }
 
 crate::gpu::layout::wgsl_struct! {

@@ -2,9 +2,6 @@
 //! backward (`shaders/spectral_conv.wgsl`; the maths is in that file's
 //! header and in [`crate::score`]).
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::error::{Error, Result};
 use crate::fft::{Fft2d, Transform};
 use crate::gpu::{DType, Gpu, KernelSpec, ShaderSource, Slot, Tensor};
@@ -67,26 +64,10 @@ pub enum Method {
     Fft,
 }
 
-impl FromStr for Method {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "dft" => Ok(Self::Dft),
-            "fft" => Ok(Self::Fft),
-            other => Err(Error::InvalidArgument(format!(
-                "unknown spectral method '{other}': expected dft or fft"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Dft => "dft",
-            Self::Fft => "fft",
-        })
-    }
+crate::names::name_table! {
+    Method, "spectral method";
+    Dft => "dft",
+    Fft => "fft",
 }
 
 /// The FFT route's buffers: a plan for `B·C` fields, their half spectra

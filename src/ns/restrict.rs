@@ -36,17 +36,8 @@ crate::gpu::layout::wgsl_struct! {
     }
 }
 
-const TRUNCATE: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "truncate",
-    slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
-};
-
-const STRIDE: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "stride",
-    ..TRUNCATE
-};
+const TRUNCATE: KernelSpec = KernelSpec::new(SHADER, "truncate", Slot::IN_OUT);
+const STRIDE: KernelSpec = KernelSpec::new(SHADER, "stride", Slot::IN_OUT);
 
 /// Records the spectral truncation of `fine` (`[.., n, n/2+1]` complex)
 /// into `coarse` (`[.., m, m/2+1]`, same leading dims), `m <= n`: bins with
@@ -112,7 +103,6 @@ fn dispatch(
     n: usize,
     m: usize,
 ) -> Result<()> {
-    let kernel = gpu.kernel(spec, &[])?;
     let len = coarse.len();
     let p = Params {
         n: n as u32,
@@ -120,15 +110,5 @@ fn dispatch(
         len: len as u32,
         scale: ((m * m) as f64 / (n * n) as f64) as f32,
     };
-    let uniform = gpu.uniform("restrict params", &p);
-    let bg = gpu.bind(
-        &kernel,
-        &[
-            uniform.as_entire_binding(),
-            fine.buffer.as_entire_binding(),
-            coarse.buffer.as_entire_binding(),
-        ],
-    );
-    gpu.dispatch(pass, &kernel, &bg, len.div_ceil(64) as u32);
-    Ok(())
+    gpu.record_flat(pass, spec, &p, &[fine, coarse], len)
 }

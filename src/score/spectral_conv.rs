@@ -34,11 +34,7 @@ crate::gpu::layout::wgsl_struct! {
 }
 
 const fn spec(entry: &'static str) -> KernelSpec {
-    KernelSpec {
-        shader: SHADER,
-        entry,
-        slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
-    }
+    KernelSpec::new(SHADER, entry, Slot::TWO_IN)
 }
 const ROW_DFT: KernelSpec = spec("row_dft");
 const COL_DFT: KernelSpec = spec("col_dft");
@@ -677,17 +673,6 @@ fn run(
     bindings: [&Tensor; 3],
     work: usize,
 ) -> Result<()> {
-    let k = gpu.kernel(spec, &[("ACCUMULATE", f64::from(u8::from(accumulate)))])?;
-    let uniform = gpu.uniform(spec.entry, p);
-    let bg = gpu.bind(
-        &k,
-        &[
-            uniform.as_entire_binding(),
-            bindings[0].buffer.as_entire_binding(),
-            bindings[1].buffer.as_entire_binding(),
-            bindings[2].buffer.as_entire_binding(),
-        ],
-    );
-    gpu.dispatch(pass, &k, &bg, work.div_ceil(64) as u32);
-    Ok(())
+    let constants = [("ACCUMULATE", f64::from(u8::from(accumulate)))];
+    gpu.record_flat_with(pass, spec, &constants, p, &bindings, work)
 }

@@ -28,6 +28,13 @@ pub enum TimeScheme {
     Heun,
 }
 
+// The names `--scheme` takes and trajectory files record.
+crate::names::name_table! {
+    TimeScheme, "scheme";
+    Heun => "heun",
+    Euler => "euler",
+}
+
 /// Additive spatially correlated white-in-time forcing `σ ξ`: the Q-Wiener
 /// forcing of the reference code (Lord, Powell & Shardlow, "An Introduction
 /// to Computational Stochastic PDEs", Alg. 4.5 / 10.6). Per step the

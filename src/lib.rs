@@ -33,6 +33,7 @@ pub mod fft;
 pub mod gpu;
 pub mod job;
 pub mod metrics;
+mod names;
 pub mod ns;
 pub mod plot;
 pub mod reference;

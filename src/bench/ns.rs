@@ -100,7 +100,7 @@ impl NsBench {
         Ok(NsResult {
             grid: n,
             batch: b,
-            scheme: format!("{scheme:?}").to_lowercase(),
+            scheme: scheme.to_string(),
             steps_per_repeat: steps,
             steps_per_s: median,
             ms_per_step: 1e3 / median,

@@ -2,6 +2,7 @@
 //! ([`crate::ns::trajectory`]) and its summary line.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use anyhow::{anyhow, Result};
 use clap::Args;
@@ -15,7 +16,7 @@ use crate::ns::{Preset, TimeScheme, TrajectoryJob};
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
     /// Preset: seed (Kolmogorov flow, default) or reference (the paper's code).
-    #[arg(long, default_value = "seed", value_parser = parse_preset)]
+    #[arg(long, default_value = "seed", value_parser = parse_name::<Preset>)]
     preset: Preset,
     /// Grid points per side (power of two); default: the preset's fine grid.
     #[arg(long)]
@@ -43,7 +44,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     dt: Option<f64>,
     /// Explicit scheme for advection: heun (2nd order) or euler.
-    #[arg(long, default_value = "heun", value_parser = parse_scheme)]
+    #[arg(long, default_value = "heun", value_parser = parse_name::<TimeScheme>)]
     scheme: TimeScheme,
     /// Start from this vorticity (safetensors tensor `vorticity`, shape
     /// [n, n], [B, n, n] or [T, B, n, n] — the last snapshot is used)
@@ -58,7 +59,7 @@ pub struct SimulateArgs {
     coarse: Option<String>,
     /// Fine-to-coarse restriction: spectral (sharp cutoff, default) or
     /// stride (every (n/m)-th point, the reference code's).
-    #[arg(long, default_value = "spectral", value_parser = parse_restriction)]
+    #[arg(long, default_value = "spectral", value_parser = parse_name::<Restriction>)]
     restriction: Restriction,
     /// Do not store the fine vorticity, only the coarse fields and `time`
     /// (a file for coupled runs, a fraction of the size; `spectrum` and
@@ -81,28 +82,13 @@ pub struct SimulateArgs {
     quiet: bool,
 }
 
-/// The reason alone: clap already says "invalid value".
-fn reason(e: crate::Error) -> String {
-    match e {
+/// A named value for clap, its error the reason alone: clap already says
+/// "invalid value".
+fn parse_name<T: FromStr<Err = crate::Error>>(s: &str) -> std::result::Result<T, String> {
+    s.parse().map_err(|e| match e {
         crate::Error::InvalidArgument(m) => m,
         other => other.to_string(),
-    }
-}
-
-fn parse_preset(s: &str) -> std::result::Result<Preset, String> {
-    s.parse().map_err(reason)
-}
-
-fn parse_restriction(s: &str) -> std::result::Result<Restriction, String> {
-    s.parse().map_err(reason)
-}
-
-fn parse_scheme(s: &str) -> std::result::Result<TimeScheme, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "heun" => Ok(TimeScheme::Heun),
-        "euler" => Ok(TimeScheme::Euler),
-        other => Err(format!("unknown scheme '{other}': expected heun or euler")),
-    }
+    })
 }
 
 /// `--coarse`: a comma-separated list of grids, `none` or empty for none;

@@ -3,9 +3,7 @@
 //! sets by trajectory, never by snapshot.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use crate::data::io::{self, NamedTensor, TensorFile};
 use crate::error::{Error, Result};
@@ -23,28 +21,12 @@ pub enum Scenario {
     Sgs,
 }
 
-impl FromStr for Scenario {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "g" => Ok(Scenario::G),
-            "h" => Ok(Scenario::H),
-            "sgs" => Ok(Scenario::Sgs),
-            other => Err(Error::InvalidArgument(format!(
-                "unknown scenario '{other}': expected g, h or sgs"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Scenario {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Scenario::G => "G",
-            Scenario::H => "H",
-            Scenario::Sgs => "sgs",
-        })
-    }
+// `G` and `H` print in upper case, as in the paper; they parse in any case.
+crate::names::name_table! {
+    Scenario, "scenario";
+    G => "G",
+    H => "H",
+    Sgs => "sgs",
 }
 
 /// Sparse sensors: an `s × s` layout fixed in physical space.

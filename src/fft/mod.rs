@@ -118,11 +118,7 @@ pub const MIN_LEN: usize = 2;
 /// complex f32 fill the 16 KiB of workgroup memory every adapter offers.
 pub const MAX_LEN: usize = 1024;
 
-const SPEC: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "fft_lines",
-    slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
-};
+const SPEC: KernelSpec = KernelSpec::new(SHADER, "fft_lines", Slot::TWO_IN);
 
 /// Workgroup memory every adapter guarantees (WebGPU default limit).
 const WORKGROUP_BYTES: usize = 16384;

@@ -4,8 +4,6 @@
 //! Metal, DX12 and GL, on a discrete GPU or on a software rasteriser such as
 //! Mesa's lavapipe.
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -51,30 +49,12 @@ impl Backend {
     }
 }
 
-impl FromStr for Backend {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "vulkan" | "vk" => Ok(Backend::Vulkan),
-            "metal" | "mtl" => Ok(Backend::Metal),
-            "dx12" | "d3d12" => Ok(Backend::Dx12),
-            "gl" | "gles" | "opengl" => Ok(Backend::Gl),
-            other => Err(Error::InvalidArgument(format!(
-                "unknown backend '{other}': expected vulkan, metal, dx12 or gl"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Backend::Vulkan => "vulkan",
-            Backend::Metal => "metal",
-            Backend::Dx12 => "dx12",
-            Backend::Gl => "gl",
-        })
-    }
+crate::names::name_table! {
+    Backend, "backend";
+    Vulkan => "vulkan" | "vk",
+    Metal => "metal" | "mtl",
+    Dx12 => "dx12" | "d3d12",
+    Gl => "gl" | "gles" | "opengl",
 }
 
 /// How to choose the adapter. `Default` = every backend, best adapter.

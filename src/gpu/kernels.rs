@@ -66,6 +66,13 @@ pub enum Slot {
     ReadWrite,
 }
 
+impl Slot {
+    /// The commonest layout: the uniform, one input, one output.
+    pub const IN_OUT: &'static [Slot] = &[Slot::Uniform, Slot::Read, Slot::ReadWrite];
+    /// The uniform, two inputs, one output.
+    pub const TWO_IN: &'static [Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
+}
+
 /// A kernel request: shader, entry point and bind group 0 layout.
 #[derive(Clone, Copy, Debug)]
 pub struct KernelSpec {
@@ -75,6 +82,18 @@ pub struct KernelSpec {
     pub entry: &'static str,
     /// Bindings 0.. of group 0.
     pub slots: &'static [Slot],
+}
+
+impl KernelSpec {
+    /// Entry point `entry` of `shader` with bindings `slots` (a `const fn`,
+    /// for the kernel tables of the modules).
+    pub const fn new(shader: ShaderSource, entry: &'static str, slots: &'static [Slot]) -> Self {
+        Self {
+            shader,
+            entry,
+            slots,
+        }
+    }
 }
 
 /// A built compute pipeline with its bind group layout.
@@ -242,6 +261,20 @@ impl Gpu {
         })
     }
 
+    /// A bind group for `kernel` in the layout of nearly every kernel: the
+    /// uniform buffer `params` at binding 0 and `tensors` whole at bindings
+    /// 1, 2, ….
+    pub fn bind_params(
+        &self,
+        kernel: &Kernel,
+        params: &wgpu::Buffer,
+        tensors: &[&crate::gpu::Tensor],
+    ) -> wgpu::BindGroup {
+        let mut entries = vec![params.as_entire_binding()];
+        entries.extend(tensors.iter().map(|t| t.buffer.as_entire_binding()));
+        self.bind(kernel, &entries)
+    }
+
     /// Records `spec` (a kernel of 64-wide workgroups over `work` flat
     /// invocations) with the uniform `params` at binding 0 and `tensors`
     /// whole at bindings 1, 2, ….
@@ -256,11 +289,26 @@ impl Gpu {
         tensors: &[&crate::gpu::Tensor],
         work: usize,
     ) -> Result<()> {
-        let k = self.kernel(spec, &[])?;
+        self.record_flat_with(pass, spec, &[], params, tensors, work)
+    }
+
+    /// [`Gpu::record_flat`] of the kernel built with the override
+    /// `constants`.
+    ///
+    /// # Errors
+    /// As [`Gpu::kernel`].
+    pub fn record_flat_with<T: bytemuck::Pod>(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        spec: &KernelSpec,
+        constants: &[(&str, f64)],
+        params: &T,
+        tensors: &[&crate::gpu::Tensor],
+        work: usize,
+    ) -> Result<()> {
+        let k = self.kernel(spec, constants)?;
         let uniform = self.uniform(spec.entry, params);
-        let mut entries = vec![uniform.as_entire_binding()];
-        entries.extend(tensors.iter().map(|t| t.buffer.as_entire_binding()));
-        let bg = self.bind(&k, &entries);
+        let bg = self.bind_params(&k, &uniform, tensors);
         self.dispatch(pass, &k, &bg, work.div_ceil(64) as u32);
         Ok(())
     }

@@ -13,7 +13,6 @@ pub struct Profiler {
     resolve: wgpu::Buffer,
     capacity: u32,
     labels: Vec<String>,
-    period_ns: f64,
     resolved: bool,
 }
 
@@ -28,24 +27,12 @@ impl Profiler {
         if !gpu.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
             return None;
         }
-        let capacity = capacity.clamp(1, MAX_PASSES);
-        let query_set = gpu.device.create_query_set(&wgpu::QuerySetDescriptor {
-            label: Some("profiler"),
-            ty: wgpu::QueryType::Timestamp,
-            count: 2 * capacity,
-        });
-        let resolve = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("profiler resolve"),
-            size: 16 * capacity as u64,
-            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
+        let (query_set, capacity) = timestamp_pairs(gpu, "profiler", capacity);
         Some(Self {
             query_set,
-            resolve,
+            resolve: resolve_buffer(gpu, "profiler resolve", capacity as usize),
             capacity,
             labels: Vec::new(),
-            period_ns: gpu.queue.get_timestamp_period() as f64,
             resolved: false,
         })
     }
@@ -96,27 +83,64 @@ impl Profiler {
                 "timestamps were not resolved: call Profiler::resolve before submitting".into(),
             ));
         }
-        let staging = crate::gpu::Tensor::zeros(gpu, &[4 * n], crate::gpu::DType::F32)?;
-        let mut enc = gpu.encoder("profiler copy");
-        enc.copy_buffer_to_buffer(&self.resolve, 0, &staging.buffer, 0, 16 * n as u64);
-        gpu.submit(enc);
-        let raw = gpu.read_one(&staging)?;
-        // Little-endian u64 ticks, read back as pairs of f32 bit patterns.
-        let ticks: Vec<u64> = raw
-            .chunks_exact(2)
-            .map(|p| u64::from(p[0].to_bits()) | (u64::from(p[1].to_bits()) << 32))
-            .collect();
-        let out = self
-            .labels
-            .drain(..)
-            .enumerate()
-            .map(|(i, l)| {
-                let dt = ticks[2 * i + 1].wrapping_sub(ticks[2 * i]);
-                (l, dt as f64 * self.period_ns)
-            })
-            .collect();
-        Ok(out)
+        let labels = std::mem::take(&mut self.labels);
+        read_pairs(gpu, gpu.encoder("profiler copy"), &self.resolve, labels)
     }
+}
+
+/// A set of `capacity` (clamped to `1..=MAX_PASSES`) start / end pairs of
+/// timestamp queries, and that capacity.
+fn timestamp_pairs(gpu: &Gpu, label: &str, capacity: u32) -> (wgpu::QuerySet, u32) {
+    let capacity = capacity.clamp(1, MAX_PASSES);
+    let query_set = gpu.device.create_query_set(&wgpu::QuerySetDescriptor {
+        label: Some(label),
+        ty: wgpu::QueryType::Timestamp,
+        count: 2 * capacity,
+    });
+    (query_set, capacity)
+}
+
+/// A buffer to resolve `pairs` start / end pairs of timestamps into.
+fn resolve_buffer(gpu: &Gpu, label: &str, pairs: usize) -> wgpu::Buffer {
+    gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: 16 * pairs as u64,
+        usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    })
+}
+
+/// Submits `enc` with a copy of the first `labels.len()` timestamp pairs
+/// resolved into `resolve` (the resolve itself may already be in `enc`),
+/// and returns `(label, end − start in ns)` of each.
+///
+/// # Errors
+/// [`Error::Readback`] if the timestamps cannot be read.
+fn read_pairs(
+    gpu: &Gpu,
+    mut enc: wgpu::CommandEncoder,
+    resolve: &wgpu::Buffer,
+    labels: Vec<String>,
+) -> Result<Vec<(String, f64)>> {
+    let n = labels.len();
+    let staging = crate::gpu::Tensor::zeros(gpu, &[4 * n], crate::gpu::DType::F32)?;
+    enc.copy_buffer_to_buffer(resolve, 0, &staging.buffer, 0, 16 * n as u64);
+    gpu.submit(enc);
+    let raw = gpu.read_one(&staging)?;
+    // Little-endian u64 ticks, read back as pairs of f32 bit patterns.
+    let ticks: Vec<u64> = raw
+        .chunks_exact(2)
+        .map(|p| u64::from(p[0].to_bits()) | (u64::from(p[1].to_bits()) << 32))
+        .collect();
+    let period_ns = f64::from(gpu.queue.get_timestamp_period());
+    Ok(labels
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let dt = ticks[2 * i + 1].wrapping_sub(ticks[2 * i]);
+            (l, dt as f64 * period_ns)
+        })
+        .collect())
 }
 
 /// Timestamps around every dispatch recorded through [`Gpu::dispatch`]
@@ -138,12 +162,7 @@ impl Gpu {
         if !self.features.contains(need) {
             return false;
         }
-        let capacity = capacity.clamp(1, MAX_PASSES);
-        let query_set = self.device.create_query_set(&wgpu::QuerySetDescriptor {
-            label: Some("dispatch timer"),
-            ty: wgpu::QueryType::Timestamp,
-            count: 2 * capacity,
-        });
+        let (query_set, capacity) = timestamp_pairs(self, "dispatch timer", capacity);
         *lock_timer(self) = Some(DispatchTimer {
             query_set,
             capacity,
@@ -166,33 +185,10 @@ impl Gpu {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("dispatch timer resolve"),
-            size: 16 * n as u64,
-            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let staging = crate::gpu::Tensor::zeros(self, &[4 * n], crate::gpu::DType::F32)?;
+        let resolve = resolve_buffer(self, "dispatch timer resolve", n);
         let mut enc = self.encoder("dispatch timer");
         enc.resolve_query_set(&t.query_set, 0..2 * n as u32, &resolve, 0);
-        enc.copy_buffer_to_buffer(&resolve, 0, &staging.buffer, 0, 16 * n as u64);
-        self.submit(enc);
-        let raw = self.read_one(&staging)?;
-        let ticks: Vec<u64> = raw
-            .chunks_exact(2)
-            .map(|p| u64::from(p[0].to_bits()) | (u64::from(p[1].to_bits()) << 32))
-            .collect();
-        let period = f64::from(self.queue.get_timestamp_period());
-        Ok(t.labels
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| {
-                (
-                    l,
-                    ticks[2 * i + 1].wrapping_sub(ticks[2 * i]) as f64 * period,
-                )
-            })
-            .collect())
+        read_pairs(self, enc, &resolve, t.labels)
     }
 
     /// Writes the start timestamp of a dispatch when timing; its index.

@@ -121,31 +121,11 @@ impl FromStr for EddyViscosity {
     }
 }
 
-const GRADIENTS: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "eddy_gradients",
-    slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
-};
-const FLUX: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "eddy_flux",
-    slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
-};
-const DIVERGENCE: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "eddy_divergence",
-    slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
-};
-const COEFFICIENT: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "eddy_coefficient",
-    slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
-};
-const APPLY: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "eddy_apply",
-    slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
-};
+const GRADIENTS: KernelSpec = KernelSpec::new(SHADER, "eddy_gradients", Slot::IN_OUT);
+const FLUX: KernelSpec = KernelSpec::new(SHADER, "eddy_flux", Slot::IN_OUT);
+const DIVERGENCE: KernelSpec = KernelSpec::new(SHADER, "eddy_divergence", Slot::IN_OUT);
+const COEFFICIENT: KernelSpec = KernelSpec::new(SHADER, "eddy_coefficient", Slot::TWO_IN);
+const APPLY: KernelSpec = KernelSpec::new(SHADER, "eddy_apply", Slot::TWO_IN);
 
 /// One filter level: its uniform (cutoff, Δ) and its `(D, J)` output.
 struct Level {
@@ -284,7 +264,7 @@ impl EddyClosure {
         let [.., coefficient, apply] = &self.kernels;
         if let Some(test) = &self.test {
             self.record_level(pass, test, w)?;
-            let bg = self.bind(
+            let bg = self.gpu.bind_params(
                 coefficient,
                 &test.params,
                 &[&self.base.terms, &test.terms, &self.coefficient],
@@ -292,7 +272,7 @@ impl EddyClosure {
             self.gpu
                 .dispatch(pass, coefficient, &bg, self.cfg.batch as u32);
         }
-        let bg = self.bind(
+        let bg = self.gpu.bind_params(
             apply,
             &self.base.params,
             &[&self.coefficient, &self.base.terms, solver.closure_hat()],
@@ -306,12 +286,6 @@ impl EddyClosure {
         (self.cfg.batch * n * (n / 2 + 1)).div_ceil(64) as u32
     }
 
-    fn bind(&self, kernel: &Kernel, params: &wgpu::Buffer, tensors: &[&Tensor]) -> wgpu::BindGroup {
-        let mut res = vec![params.as_entire_binding()];
-        res.extend(tensors.iter().map(|t| t.buffer.as_entire_binding()));
-        self.gpu.bind(kernel, &res)
-    }
-
     /// `(D, J)` of `w` filtered at `level`'s cutoff into `level.terms`.
     fn record_level(
         &self,
@@ -322,15 +296,21 @@ impl EddyClosure {
         let [gradients, flux, divergence, ..] = &self.kernels;
         let n = self.cfg.n;
         let phys_groups = (self.cfg.batch * n * n).div_ceil(64) as u32;
-        let bg = self.bind(gradients, &level.params, &[w, &self.fields_hat]);
+        let bg = self
+            .gpu
+            .bind_params(gradients, &level.params, &[w, &self.fields_hat]);
         self.gpu.dispatch(pass, gradients, &bg, self.spec_groups());
         self.fft6
             .record(pass, Transform::C2r, &self.fields_hat, &self.fields)?;
-        let bg = self.bind(flux, &level.params, &[&self.fields, &self.flux]);
+        let bg = self
+            .gpu
+            .bind_params(flux, &level.params, &[&self.fields, &self.flux]);
         self.gpu.dispatch(pass, flux, &bg, phys_groups);
         self.fft3
             .record(pass, Transform::R2c, &self.flux, &self.flux_hat)?;
-        let bg = self.bind(divergence, &level.params, &[&self.flux_hat, &level.terms]);
+        let bg = self
+            .gpu
+            .bind_params(divergence, &level.params, &[&self.flux_hat, &level.terms]);
         self.gpu.dispatch(pass, divergence, &bg, self.spec_groups());
         Ok(())
     }

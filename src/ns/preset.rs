@@ -2,8 +2,6 @@
 //! conditions.
 
 use std::f64::consts::PI;
-use std::fmt;
-use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::gpu::{DType, Gpu, Tensor};
@@ -164,26 +162,10 @@ impl Preset {
     }
 }
 
-impl FromStr for Preset {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "seed" => Ok(Preset::Seed),
-            "reference" => Ok(Preset::Reference),
-            other => Err(Error::InvalidArgument(format!(
-                "unknown preset '{other}': expected seed or reference"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Preset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Preset::Seed => "seed",
-            Preset::Reference => "reference",
-        })
-    }
+crate::names::name_table! {
+    Preset, "preset";
+    Seed => "seed",
+    Reference => "reference",
 }
 
 impl Grf {

@@ -2,9 +2,6 @@
 //! of docs/specification.md §3: the sharp spectral cutoff filter (the default) and
 //! plain striding (the reference code's).
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 
@@ -22,26 +19,10 @@ pub enum Restriction {
     Stride,
 }
 
-impl FromStr for Restriction {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "spectral" => Ok(Self::Spectral),
-            "stride" => Ok(Self::Stride),
-            other => Err(Error::InvalidArgument(format!(
-                "unknown restriction '{other}': expected spectral or stride"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Restriction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Spectral => "spectral",
-            Self::Stride => "stride",
-        })
-    }
+crate::names::name_table! {
+    Restriction, "restriction";
+    Spectral => "spectral",
+    Stride => "stride",
 }
 
 crate::gpu::layout::wgsl_struct! {
@@ -55,17 +36,8 @@ crate::gpu::layout::wgsl_struct! {
     }
 }
 
-const TRUNCATE: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "truncate",
-    slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
-};
-
-const STRIDE: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "stride",
-    ..TRUNCATE
-};
+const TRUNCATE: KernelSpec = KernelSpec::new(SHADER, "truncate", Slot::IN_OUT);
+const STRIDE: KernelSpec = KernelSpec::new(SHADER, "stride", Slot::IN_OUT);
 
 /// Records the spectral truncation of `fine` (`[.., n, n/2+1]` complex)
 /// into `coarse` (`[.., m, m/2+1]`, same leading dims), `m <= n`: bins with
@@ -131,7 +103,6 @@ fn dispatch(
     n: usize,
     m: usize,
 ) -> Result<()> {
-    let kernel = gpu.kernel(spec, &[])?;
     let len = coarse.len();
     let p = Params {
         n: n as u32,
@@ -139,15 +110,5 @@ fn dispatch(
         len: len as u32,
         scale: ((m * m) as f64 / (n * n) as f64) as f32,
     };
-    let uniform = gpu.uniform("restrict params", &p);
-    let bg = gpu.bind(
-        &kernel,
-        &[
-            uniform.as_entire_binding(),
-            fine.buffer.as_entire_binding(),
-            coarse.buffer.as_entire_binding(),
-        ],
-    );
-    gpu.dispatch(pass, &kernel, &bg, len.div_ceil(64) as u32);
-    Ok(())
+    gpu.record_flat(pass, spec, &p, &[fine, coarse], len)
 }

@@ -28,14 +28,11 @@ pub enum TimeScheme {
     Heun,
 }
 
-impl std::fmt::Display for TimeScheme {
-    /// `euler` or `heun`, as `simulate --scheme` takes it.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            TimeScheme::Euler => "euler",
-            TimeScheme::Heun => "heun",
-        })
-    }
+// The names `--scheme` takes and trajectory files record.
+crate::names::name_table! {
+    TimeScheme, "scheme";
+    Heun => "heun",
+    Euler => "euler",
 }
 
 /// Additive spatially correlated white-in-time forcing `σ ξ`: the Q-Wiener
@@ -175,20 +172,12 @@ impl Params {
     }
 }
 
-const GRADS: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "velocity_gradients",
-    slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
-};
-const ADVECTION: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "advection",
-    slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
-};
-const UPDATE: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "cn_update",
-    slots: &[
+const GRADS: KernelSpec = KernelSpec::new(SHADER, "velocity_gradients", Slot::IN_OUT);
+const ADVECTION: KernelSpec = KernelSpec::new(SHADER, "advection", Slot::IN_OUT);
+const UPDATE: KernelSpec = KernelSpec::new(
+    SHADER,
+    "cn_update",
+    &[
         Slot::Uniform,
         Slot::Read,
         Slot::Read,
@@ -198,23 +187,19 @@ const UPDATE: KernelSpec = KernelSpec {
         Slot::Read,
         Slot::Read,
     ],
-};
-const CLOSURES: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "closure_terms",
-    slots: &[
+);
+const CLOSURES: KernelSpec = KernelSpec::new(
+    SHADER,
+    "closure_terms",
+    &[
         Slot::Uniform,
         Slot::Read,
         Slot::Read,
         Slot::Read,
         Slot::ReadWrite,
     ],
-};
-const SUBGRID: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "subgrid_term",
-    slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
-};
+);
+const SUBGRID: KernelSpec = KernelSpec::new(SHADER, "subgrid_term", Slot::TWO_IN);
 
 /// A batch of trajectories advanced together on the GPU.
 pub struct NsSolver {
@@ -309,24 +294,8 @@ impl NsSolver {
         let grads_k = gpu.kernel(&GRADS, &[])?;
         let adv_k = gpu.kernel(&ADVECTION, &[])?;
         let update_k = gpu.kernel(&UPDATE, &[])?;
-        let grads_bg = [0, 1].map(|c| {
-            gpu.bind(
-                &grads_k,
-                &[
-                    euler.as_entire_binding(),
-                    w[c].buffer.as_entire_binding(),
-                    grads_hat.buffer.as_entire_binding(),
-                ],
-            )
-        });
-        let adv_bg = gpu.bind(
-            &adv_k,
-            &[
-                euler.as_entire_binding(),
-                grads.buffer.as_entire_binding(),
-                adv_phys.buffer.as_entire_binding(),
-            ],
-        );
+        let grads_bg = [0, 1].map(|c| gpu.bind_params(&grads_k, &euler, &[&w[c], &grads_hat]));
+        let adv_bg = gpu.bind_params(&adv_k, &euler, &[&grads, &adv_phys]);
         let noise = match cfg.stochastic {
             Some(_) => Some(spec(&[b, n, half])?),
             None => None,
@@ -338,31 +307,20 @@ impl NsSolver {
         let closure_out = spec(&[b, 2, n, half])?;
         let closures_k = gpu.kernel(&CLOSURES, &[])?;
         let closures_bg = [0, 1].map(|c| {
-            gpu.bind(
-                &closures_k,
-                &[
-                    euler.as_entire_binding(),
-                    w[c].buffer.as_entire_binding(),
-                    n1.buffer.as_entire_binding(),
-                    noise_binding.buffer.as_entire_binding(),
-                    closure_out.buffer.as_entire_binding(),
-                ],
-            )
+            let tensors = [&w[c], &n1, noise_binding, &closure_out];
+            gpu.bind_params(&closures_k, &euler, &tensors)
         });
         let update_bg = |c: usize, u: &wgpu::Buffer, second: &Tensor| {
-            gpu.bind(
-                &update_k,
-                &[
-                    u.as_entire_binding(),
-                    w[c].buffer.as_entire_binding(),
-                    n1.buffer.as_entire_binding(),
-                    second.buffer.as_entire_binding(),
-                    forcing_hat.buffer.as_entire_binding(),
-                    w[1 - c].buffer.as_entire_binding(),
-                    noise_binding.buffer.as_entire_binding(),
-                    closure.buffer.as_entire_binding(),
-                ],
-            )
+            let tensors = [
+                &w[c],
+                &n1,
+                second,
+                &forcing_hat,
+                &w[1 - c],
+                noise_binding,
+                &closure,
+            ];
+            gpu.bind_params(&update_k, u, &tensors)
         };
         let predict_bg = [0, 1].map(|c| update_bg(c, &euler, &n1));
         let correct_bg = [0, 1].map(|c| update_bg(c, &heun, &n2));
@@ -659,15 +617,8 @@ impl NsSolver {
         }
         self.record_advection(pass, self.cur, &self.n1)?;
         let kernel = self.gpu.kernel(&SUBGRID, &[])?;
-        let bg = self.gpu.bind(
-            &kernel,
-            &[
-                self.params.as_entire_binding(),
-                self.n1.buffer.as_entire_binding(),
-                restricted_terms.buffer.as_entire_binding(),
-                out.buffer.as_entire_binding(),
-            ],
-        );
+        let tensors = [&self.n1, restricted_terms, out];
+        let bg = self.gpu.bind_params(&kernel, &self.params, &tensors);
         self.gpu.dispatch(pass, &kernel, &bg, self.spec_groups);
         Ok(())
     }

@@ -388,7 +388,7 @@ impl TrajectoryPlan {
         put("nu", c.nu.to_string());
         put("drag", c.drag.to_string());
         put("dt", c.dt.to_string());
-        put("scheme", format!("{:?}", c.scheme).to_lowercase());
+        put("scheme", c.scheme.to_string());
         put("batch", c.batch.to_string());
         put("seed", c.seed.to_string());
         put("steps", self.steps.to_string());

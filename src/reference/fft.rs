@@ -2,28 +2,30 @@
 //! (forward unnormalised, inverse `1/(H W)`, half spectrum `[H, W/2+1]`).
 //! Fields are row-major `[H, W]`; complex values as `Complex64`.
 
+use std::sync::Arc;
+
 use rustfft::num_complex::Complex64;
-use rustfft::FftPlanner;
+use rustfft::{Fft, FftPlanner};
+
+/// The forward or inverse 1-D transform of length `len`.
+fn plan(len: usize, inverse: bool) -> Arc<dyn Fft<f64>> {
+    let mut planner = FftPlanner::new();
+    if inverse {
+        planner.plan_fft_inverse(len)
+    } else {
+        planner.plan_fft_forward(len)
+    }
+}
 
 fn transform_rows(data: &mut [Complex64], h: usize, w: usize, inverse: bool) {
-    let mut planner = FftPlanner::new();
-    let fft = if inverse {
-        planner.plan_fft_inverse(w)
-    } else {
-        planner.plan_fft_forward(w)
-    };
+    let fft = plan(w, inverse);
     for row in data.chunks_exact_mut(w).take(h) {
         fft.process(row);
     }
 }
 
 fn transform_cols(data: &mut [Complex64], h: usize, w: usize, inverse: bool) {
-    let mut planner = FftPlanner::new();
-    let fft = if inverse {
-        planner.plan_fft_inverse(h)
-    } else {
-        planner.plan_fft_forward(h)
-    };
+    let fft = plan(h, inverse);
     let mut col = vec![Complex64::new(0.0, 0.0); h];
     for x in 0..w {
         for y in 0..h {
@@ -67,8 +69,7 @@ pub fn c2r(spec: &[Complex64], h: usize, w: usize) -> Vec<f64> {
     let mut cols = spec.to_vec();
     transform_cols(&mut cols, h, half, true);
     let mut out = Vec::with_capacity(h * w);
-    let mut planner = FftPlanner::new();
-    let fft = planner.plan_fft_inverse(w);
+    let fft = plan(w, true);
     for y in 0..h {
         let row = &cols[y * half..(y + 1) * half];
         let mut full = vec![Complex64::new(0.0, 0.0); w];

@@ -21,17 +21,17 @@ crate::gpu::layout::wgsl_struct! {
     }
 }
 
-const ADAM: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "adam",
-    slots: &[
+const ADAM: KernelSpec = KernelSpec::new(
+    SHADER,
+    "adam",
+    &[
         Slot::Uniform,
         Slot::Read,
         Slot::ReadWrite,
         Slot::ReadWrite,
         Slot::ReadWrite,
     ],
-};
+);
 
 /// Adam's state (Kingma & Ba 2015; `torch.optim.Adam`, no weight decay)
 /// for the elements `[start, len)` of a flat parameter vector.
@@ -101,19 +101,7 @@ impl Adam {
             eps: self.eps as f32,
             _pad: 0,
         };
-        let kernel = gpu.kernel(&ADAM, &[])?;
-        let uniform = gpu.uniform("adam", &p);
-        let bg = gpu.bind(
-            &kernel,
-            &[
-                uniform.as_entire_binding(),
-                grads.buffer.as_entire_binding(),
-                params.buffer.as_entire_binding(),
-                self.exp_avg.buffer.as_entire_binding(),
-                self.exp_avg_sq.buffer.as_entire_binding(),
-            ],
-        );
-        gpu.dispatch(pass, &kernel, &bg, (len - self.start).div_ceil(64) as u32);
-        Ok(())
+        let state = [grads, params, &self.exp_avg, &self.exp_avg_sq];
+        gpu.record_flat(pass, &ADAM, &p, &state, len - self.start)
     }
 }

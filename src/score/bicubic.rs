@@ -37,11 +37,7 @@ crate::gpu::layout::wgsl_struct! {
     }
 }
 
-const RESAMPLE: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "resample",
-    slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
-};
+const RESAMPLE: KernelSpec = KernelSpec::new(SHADER, "resample", Slot::TWO_IN);
 
 /// The `[dst, src]` matrix of PyTorch's `interpolate(mode="bicubic",
 /// align_corners=True)` along one axis: output `y` samples the source at
@@ -271,22 +267,9 @@ impl Bicubic {
             m_si: m.4,
             ..Default::default()
         };
-        let k = gpu.kernel(
-            &RESAMPLE,
-            &[("ACCUMULATE", f64::from(u8::from(accumulate)))],
-        )?;
-        let uniform = gpu.uniform("resample", &p);
-        let bg = gpu.bind(
-            &k,
-            &[
-                uniform.as_entire_binding(),
-                src.tensor.buffer.as_entire_binding(),
-                self.mats.buffer.as_entire_binding(),
-                dst.tensor.buffer.as_entire_binding(),
-            ],
-        );
+        let constants = [("ACCUMULATE", f64::from(u8::from(accumulate)))];
+        let tensors = [src.tensor, &self.mats, dst.tensor];
         let work = src.tensor.shape[0] * src.channels * m.1 * nk;
-        gpu.dispatch(pass, &k, &bg, work.div_ceil(64) as u32);
-        Ok(())
+        gpu.record_flat_with(pass, &RESAMPLE, &constants, &p, &tensors, work)
     }
 }

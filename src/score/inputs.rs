@@ -33,21 +33,11 @@ crate::gpu::layout::wgsl_struct! {
     }
 }
 
-const fn spec(entry: &'static str, slots: &'static [Slot]) -> KernelSpec {
-    KernelSpec {
-        shader: SHADER,
-        entry,
-        slots,
-    }
-}
-
-const IN_OUT: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::ReadWrite];
-const TWO_IN: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
-
-const LIFT_INPUT: KernelSpec = spec("lift_input", IN_OUT);
-const TIME_FEATURES: KernelSpec = spec("time_features", TWO_IN);
-const GATHER_ROWS: KernelSpec = spec("gather_rows", TWO_IN);
-pub(crate) const DSM_INPUTS: KernelSpec = spec(
+const LIFT_INPUT: KernelSpec = KernelSpec::new(SHADER, "lift_input", Slot::IN_OUT);
+const TIME_FEATURES: KernelSpec = KernelSpec::new(SHADER, "time_features", Slot::TWO_IN);
+const GATHER_ROWS: KernelSpec = KernelSpec::new(SHADER, "gather_rows", Slot::TWO_IN);
+pub(crate) const DSM_INPUTS: KernelSpec = KernelSpec::new(
+    SHADER,
     "dsm_inputs",
     &[
         Slot::Uniform,
@@ -58,7 +48,8 @@ pub(crate) const DSM_INPUTS: KernelSpec = spec(
         Slot::ReadWrite,
     ],
 );
-pub(crate) const DSM_GRAD: KernelSpec = spec(
+pub(crate) const DSM_GRAD: KernelSpec = KernelSpec::new(
+    SHADER,
     "dsm_grad",
     &[
         Slot::Uniform,

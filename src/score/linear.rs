@@ -85,10 +85,10 @@ crate::gpu::layout::wgsl_struct! {
     }
 }
 
-const FORWARD: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "forward",
-    slots: &[
+const FORWARD: KernelSpec = KernelSpec::new(
+    SHADER,
+    "forward",
+    &[
         Slot::Uniform,
         Slot::Read,
         Slot::Read,
@@ -97,30 +97,14 @@ const FORWARD: KernelSpec = KernelSpec {
         Slot::ReadWrite,
         Slot::ReadWrite,
     ],
-};
-const ACTIVATION_BACKWARD: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "activation_backward",
-    slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
-};
-const WEIGHT_GRAD_PARTIAL: KernelSpec = KernelSpec {
-    entry: "weight_grad_partial",
-    ..ACTIVATION_BACKWARD
-};
-const ACTIVATION_FORWARD: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "activation_forward",
-    slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
-};
-const CHANNEL_SUMS: KernelSpec = KernelSpec {
-    entry: "channel_sums",
-    ..ACTIVATION_FORWARD
-};
-const WEIGHT_GRAD_REDUCE: KernelSpec = KernelSpec {
-    shader: SHADER,
-    entry: "weight_grad_reduce",
-    slots: &[Slot::Uniform, Slot::Read, Slot::ReadWrite],
-};
+);
+const ACTIVATION_BACKWARD: KernelSpec =
+    KernelSpec::new(SHADER, "activation_backward", Slot::TWO_IN);
+const WEIGHT_GRAD_PARTIAL: KernelSpec =
+    KernelSpec::new(SHADER, "weight_grad_partial", Slot::TWO_IN);
+const ACTIVATION_FORWARD: KernelSpec = KernelSpec::new(SHADER, "activation_forward", Slot::IN_OUT);
+const CHANNEL_SUMS: KernelSpec = KernelSpec::new(SHADER, "channel_sums", Slot::IN_OUT);
+const WEIGHT_GRAD_REDUCE: KernelSpec = KernelSpec::new(SHADER, "weight_grad_reduce", Slot::IN_OUT);
 
 /// The nonlinearity after a layer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -310,12 +294,12 @@ impl Linear {
             &p,
             &constants,
             [
-                x.tensor.buffer.as_entire_binding(),
-                params.buffer.as_entire_binding(),
-                add.buffer.as_entire_binding(),
-                temb.buffer.as_entire_binding(),
-                out.tensor.buffer.as_entire_binding(),
-                epi.pre.unwrap_or(out).tensor.buffer.as_entire_binding(),
+                x.tensor,
+                params,
+                add,
+                temb,
+                out.tensor,
+                epi.pre.unwrap_or(out).tensor,
             ],
         )
     }
@@ -343,12 +327,7 @@ impl Linear {
             &p,
             &[("HAS_BIAS", 0.0)],
             [
-                dz.tensor.buffer.as_entire_binding(),
-                params.buffer.as_entire_binding(),
-                dz.tensor.buffer.as_entire_binding(),
-                dz.tensor.buffer.as_entire_binding(),
-                dx.tensor.buffer.as_entire_binding(),
-                dx.tensor.buffer.as_entire_binding(),
+                dz.tensor, params, dz.tensor, dz.tensor, dx.tensor, dx.tensor,
             ],
         )
     }
@@ -391,15 +370,7 @@ impl Linear {
         let chunk = chunk(pts) as f64;
         let uniform = gpu.uniform("linear weight grad", &p);
         let k = gpu.kernel(&WEIGHT_GRAD_PARTIAL, &[("CHUNK", chunk)])?;
-        let bg = gpu.bind(
-            &k,
-            &[
-                uniform.as_entire_binding(),
-                dz.tensor.buffer.as_entire_binding(),
-                x.tensor.buffer.as_entire_binding(),
-                partial.buffer.as_entire_binding(),
-            ],
-        );
+        let bg = gpu.bind_params(&k, &uniform, &[dz.tensor, x.tensor, partial]);
         let work = self.partial_len(b, pts);
         gpu.dispatch(pass, &k, &bg, work.div_ceil(64) as u32);
         let k = gpu.kernel(
@@ -409,14 +380,7 @@ impl Linear {
                 ("ACCUMULATE", f64::from(u8::from(accumulate))),
             ],
         )?;
-        let bg = gpu.bind(
-            &k,
-            &[
-                uniform.as_entire_binding(),
-                partial.buffer.as_entire_binding(),
-                grads.buffer.as_entire_binding(),
-            ],
-        );
+        let bg = gpu.bind_params(&k, &uniform, &[partial, grads]);
         gpu.dispatch(
             pass,
             &k,
@@ -432,13 +396,11 @@ fn dispatch_forward(
     pass: &mut wgpu::ComputePass<'_>,
     p: &Params,
     constants: &[(&str, f64)],
-    bindings: [wgpu::BindingResource<'_>; 6],
+    tensors: [&Tensor; 6],
 ) -> Result<()> {
     let k = gpu.kernel(&FORWARD, constants)?;
     let uniform = gpu.uniform("linear", p);
-    let mut entries = vec![uniform.as_entire_binding()];
-    entries.extend(bindings);
-    let bg = gpu.bind(&k, &entries);
+    let bg = gpu.bind_params(&k, &uniform, &tensors);
     // Workgroups: (sample, tile of 8 outputs, block of 64 × 4 points).
     let groups = p.batch as usize * (p.cout as usize).div_ceil(8) * (p.p as usize / 4).div_ceil(64);
     gpu.dispatch(pass, &k, &bg, groups as u32);
@@ -464,33 +426,47 @@ pub fn record_activation_forward(
         )));
     }
     let ((x_off, x_bs), (out_off, out_bs)) = (input.layout()?, out.layout()?);
-    let p = Params {
-        p: di.2 as u32,
-        cout: out.channels as u32,
-        batch: di.0 as u32,
+    let offsets = Params {
         x_off,
         x_bs,
         out_off,
         out_bs,
         ..Default::default()
     };
-    let k = gpu.kernel(&ACTIVATION_FORWARD, &[("ACTIVATION", activation.code())])?;
-    let uniform = gpu.uniform("activation", &p);
-    let bg = gpu.bind(
-        &k,
-        &[
-            uniform.as_entire_binding(),
-            input.tensor.buffer.as_entire_binding(),
-            out.tensor.buffer.as_entire_binding(),
-        ],
-    );
-    gpu.dispatch(
+    let tensors = [input.tensor, out.tensor];
+    let extent = (di.0, out.channels, di.2);
+    record_elementwise(
+        gpu,
         pass,
-        &k,
-        &bg,
-        (di.0 * out.channels * di.2 / 4).div_ceil(64) as u32,
-    );
-    Ok(())
+        &ACTIVATION_FORWARD,
+        activation,
+        extent,
+        offsets,
+        &tensors,
+    )
+}
+
+/// Records the elementwise activation kernel `spec` over `(batch,
+/// channels, points)` slices placed by `offsets`, four values an
+/// invocation.
+fn record_elementwise(
+    gpu: &Gpu,
+    pass: &mut wgpu::ComputePass<'_>,
+    spec: &KernelSpec,
+    activation: Activation,
+    (batch, channels, points): (usize, usize, usize),
+    offsets: Params,
+    tensors: &[&Tensor],
+) -> Result<()> {
+    let p = Params {
+        p: points as u32,
+        cout: channels as u32,
+        batch: batch as u32,
+        ..offsets
+    };
+    let constants = [("ACTIVATION", activation.code())];
+    let work = batch * channels * points / 4;
+    gpu.record_flat_with(pass, spec, &constants, &p, tensors, work)
 }
 
 /// Records the gradient of a [`Broadcast`] term: `out[o, b] (+)= Σ_p
@@ -524,21 +500,14 @@ pub fn record_channel_sums(
         temb_os: bp as u32,
         ..Default::default()
     };
-    let k = gpu.kernel(
+    gpu.record_flat_with(
+        pass,
         &CHANNEL_SUMS,
         &[("ACCUMULATE", f64::from(u8::from(accumulate)))],
-    )?;
-    let uniform = gpu.uniform("channel sums", &p);
-    let bg = gpu.bind(
-        &k,
-        &[
-            uniform.as_entire_binding(),
-            dz.tensor.buffer.as_entire_binding(),
-            out.tensor.buffer.as_entire_binding(),
-        ],
-    );
-    gpu.dispatch(pass, &k, &bg, (c * bp).div_ceil(64) as u32);
-    Ok(())
+        &p,
+        &[dz.tensor, out.tensor],
+        c * bp,
+    )
 }
 
 /// Records `dz = dout · act'(pre)` elementwise over matching slices.
@@ -564,10 +533,7 @@ pub fn record_activation_backward(
     }
     let ((out_off, out_bs), (x_off, x_bs), (add_off, add_bs)) =
         (dout.layout()?, dz.layout()?, pre.layout()?);
-    let p = Params {
-        p: dims.2 as u32,
-        cout: dout.channels as u32,
-        batch: dims.0 as u32,
+    let offsets = Params {
         out_off,
         out_bs,
         x_off,
@@ -576,22 +542,15 @@ pub fn record_activation_backward(
         add_bs,
         ..Default::default()
     };
-    let k = gpu.kernel(&ACTIVATION_BACKWARD, &[("ACTIVATION", activation.code())])?;
-    let uniform = gpu.uniform("activation backward", &p);
-    let bg = gpu.bind(
-        &k,
-        &[
-            uniform.as_entire_binding(),
-            dout.tensor.buffer.as_entire_binding(),
-            pre.tensor.buffer.as_entire_binding(),
-            dz.tensor.buffer.as_entire_binding(),
-        ],
-    );
-    gpu.dispatch(
+    let tensors = [dout.tensor, pre.tensor, dz.tensor];
+    let extent = (dims.0, dout.channels, dims.2);
+    record_elementwise(
+        gpu,
         pass,
-        &k,
-        &bg,
-        (dims.0 * dout.channels * dims.2 / 4).div_ceil(64) as u32,
-    );
-    Ok(())
+        &ACTIVATION_BACKWARD,
+        activation,
+        extent,
+        offsets,
+        &tensors,
+    )
 }

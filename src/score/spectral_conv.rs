@@ -2,9 +2,6 @@
 //! backward (`shaders/spectral_conv.wgsl`; the maths is in that file's
 //! header and in [`crate::score`]).
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::error::{Error, Result};
 use crate::fft::{Fft2d, Transform};
 use crate::gpu::{DType, Gpu, KernelSpec, ShaderSource, Slot, Tensor};
@@ -37,11 +34,7 @@ crate::gpu::layout::wgsl_struct! {
 }
 
 const fn spec(entry: &'static str) -> KernelSpec {
-    KernelSpec {
-        shader: SHADER,
-        entry,
-        slots: &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite],
-    }
+    KernelSpec::new(SHADER, entry, Slot::TWO_IN)
 }
 const ROW_DFT: KernelSpec = spec("row_dft");
 const COL_DFT: KernelSpec = spec("col_dft");
@@ -67,26 +60,10 @@ pub enum Method {
     Fft,
 }
 
-impl FromStr for Method {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "dft" => Ok(Self::Dft),
-            "fft" => Ok(Self::Fft),
-            other => Err(Error::InvalidArgument(format!(
-                "unknown spectral method '{other}': expected dft or fft"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Dft => "dft",
-            Self::Fft => "fft",
-        })
-    }
+crate::names::name_table! {
+    Method, "spectral method";
+    Dft => "dft",
+    Fft => "fft",
 }
 
 /// The FFT route's buffers: a plan for `B·C` fields, their half spectra
@@ -696,17 +673,6 @@ fn run(
     bindings: [&Tensor; 3],
     work: usize,
 ) -> Result<()> {
-    let k = gpu.kernel(spec, &[("ACCUMULATE", f64::from(u8::from(accumulate)))])?;
-    let uniform = gpu.uniform(spec.entry, p);
-    let bg = gpu.bind(
-        &k,
-        &[
-            uniform.as_entire_binding(),
-            bindings[0].buffer.as_entire_binding(),
-            bindings[1].buffer.as_entire_binding(),
-            bindings[2].buffer.as_entire_binding(),
-        ],
-    );
-    gpu.dispatch(pass, &k, &bg, work.div_ceil(64) as u32);
-    Ok(())
+    let constants = [("ACCUMULATE", f64::from(u8::from(accumulate)))];
+    gpu.record_flat_with(pass, spec, &constants, p, &bindings, work)
 }

@@ -696,24 +696,16 @@ crate::gpu::layout::wgsl_struct! {
     }
 }
 
-const fn spec(entry: &'static str, slots: &'static [Slot]) -> KernelSpec {
-    KernelSpec {
-        shader: SHADER,
-        entry,
-        slots,
-    }
-}
-
 const R: Slot = Slot::Read;
 const RW: Slot = Slot::ReadWrite;
 const U: Slot = Slot::Uniform;
-const FILL_TIME: KernelSpec = spec("fill_time", &[U, RW]);
-const START: KernelSpec = spec("start", &[U, R, RW]);
-const EM_STEP: KernelSpec = spec("em_step", &[U, R, R, RW]);
-const HEUN_PREDICT: KernelSpec = spec("heun_predict", &[U, R, R, RW, RW, RW]);
-const HEUN_CORRECT: KernelSpec = spec("heun_correct", &[U, R, R, RW, RW, RW]);
-const MIXTURE_SCORE: KernelSpec = spec("mixture_score", &[U, R, RW]);
-const COPY_FRAME: KernelSpec = spec("copy_frame", &[U, R, RW]);
+const FILL_TIME: KernelSpec = KernelSpec::new(SHADER, "fill_time", &[U, RW]);
+const START: KernelSpec = KernelSpec::new(SHADER, "start", Slot::IN_OUT);
+const EM_STEP: KernelSpec = KernelSpec::new(SHADER, "em_step", Slot::TWO_IN);
+const HEUN_PREDICT: KernelSpec = KernelSpec::new(SHADER, "heun_predict", &[U, R, R, RW, RW, RW]);
+const HEUN_CORRECT: KernelSpec = KernelSpec::new(SHADER, "heun_correct", &[U, R, R, RW, RW, RW]);
+const MIXTURE_SCORE: KernelSpec = KernelSpec::new(SHADER, "mixture_score", Slot::IN_OUT);
+const COPY_FRAME: KernelSpec = KernelSpec::new(SHADER, "copy_frame", Slot::IN_OUT);
 
 fn record(
     gpu: &Gpu,

@@ -215,6 +215,17 @@ mod tests {
         )
     }
 
+    /// The f64 layer of `layer`'s weight and bias in the flat parameters `wf`.
+    fn dense_of<'a>(layer: &Linear, wf: &'a [f64]) -> super::super::Dense<'a> {
+        let (cin, cout) = (layer.cin, layer.cout);
+        super::super::Dense {
+            cin,
+            cout,
+            weight: &wf[layer.w_off..layer.w_off + cin * cout],
+            bias: &wf[layer.b_off..layer.b_off + cout],
+        }
+    }
+
     /// Forward with add, temb, GELU and the pre-activation kept, reading and
     /// writing channel slices: 11 outputs (not a multiple of the 8-channel
     /// tile), 5 inputs. k = cin + 2 = 7 terms per output, plus the erf
@@ -285,12 +296,7 @@ mod tests {
         }
         g.submit(enc);
         let wf = f64s(&flat);
-        let dense = super::super::Dense {
-            cin,
-            cout,
-            weight: &wf[layer.w_off..layer.w_off + cin * cout],
-            bias: &wf[layer.b_off..layer.b_off + cout],
-        };
+        let dense = dense_of(&layer, &wf);
         let mut z = super::super::linear(&dense, &channel_slice(&x_data, b, xt, p, 2, cin), b, p);
         for (i, v) in z.iter_mut().enumerate() {
             let (bi, o) = (i / (cout * p), (i / p) % cout);
@@ -382,12 +388,7 @@ mod tests {
             assert!(e < 1e-6, "SiLU backward {e:.2e}");
         }
         let wf = f64s(&flat);
-        let dense = super::super::Dense {
-            cin,
-            cout,
-            weight: &wf[layer.w_off..layer.w_off + cin * cout],
-            bias: &wf[layer.b_off..layer.b_off + cout],
-        };
+        let dense = dense_of(&layer, &wf);
         // The reference from the GPU's dz, so that each kernel is judged alone.
         let r = super::super::linear_backward(&dense, &f64s(&x_data), b, p, &f64s(&got[0]));
         let e_dx = rel_err(&f64s(&got[1]), &r.dx);

@@ -275,36 +275,27 @@ mod tests {
                 layer
                     .record_forward(g, &mut pass, &params, &tw, xs, &spectrum, os, &scratch)
                     .unwrap();
-                layer
-                    .record_backward(
-                        g,
-                        &mut pass,
-                        &params,
-                        &tw,
-                        Act::slice(&dout, 1, cout),
-                        &spectrum,
-                        xs,
-                        &grads,
-                        false,
-                        true,
-                        &scratch,
-                    )
-                    .unwrap();
-                layer
-                    .record_backward(
-                        g,
-                        &mut pass,
-                        &params,
-                        &tw,
-                        Act::slice(&dout, 1, cout),
-                        &spectrum,
-                        Act::slice(&dx, 1, cin),
-                        &grads,
-                        true,
-                        false,
-                        &scratch,
-                    )
-                    .unwrap();
+                // (dx into, accumulate dx, accumulate the weight gradients):
+                // both flags, each way round.
+                for (into, acc_dx, acc_grads) in
+                    [(xs, false, true), (Act::slice(&dx, 1, cin), true, false)]
+                {
+                    layer
+                        .record_backward(
+                            g,
+                            &mut pass,
+                            &params,
+                            &tw,
+                            Act::slice(&dout, 1, cout),
+                            &spectrum,
+                            into,
+                            &grads,
+                            acc_dx,
+                            acc_grads,
+                            &scratch,
+                        )
+                        .unwrap();
+                }
             }
             g.submit(enc);
             let wf = f64s(&flat);

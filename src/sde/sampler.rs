@@ -22,9 +22,6 @@
 //! sample left at `t_min` keeps noise of level σ(t_min) ≈ 0.032 — on a
 //! smooth closure of rms ≈ 0.1, most of its error.
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, KernelSpec, ShaderSource, Slot, Tensor};
 use crate::rng::{Distribution, Rng};
@@ -59,28 +56,13 @@ impl Sampler {
     }
 }
 
-impl FromStr for Sampler {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "em" | "euler-maruyama" => Ok(Sampler::EulerMaruyama),
-            "heun" | "pc" => Ok(Sampler::Heun),
-            "ode" | "pf-ode" => Ok(Sampler::ProbabilityFlow),
-            _ => Err(Error::InvalidArgument(format!(
-                "sampler '{s}': expected em, heun or ode"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Sampler {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Sampler::EulerMaruyama => "em",
-            Sampler::Heun => "heun",
-            Sampler::ProbabilityFlow => "ode",
-        })
-    }
+// The names `--sampler` takes and samples files record; the reference
+// code's names (euler-maruyama, pc, pf-ode) as aliases.
+crate::names::name_table! {
+    Sampler, "sampler";
+    EulerMaruyama => "em" | "euler-maruyama",
+    Heun => "heun" | "pc",
+    ProbabilityFlow => "ode" | "pf-ode",
 }
 
 /// The noise-free step from `t_min` to `t = 0` that ends every reverse run.
@@ -99,26 +81,11 @@ pub enum FinalStep {
     Euler,
 }
 
-impl FromStr for FinalStep {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "tweedie" => Ok(FinalStep::Tweedie),
-            "euler" => Ok(FinalStep::Euler),
-            _ => Err(Error::InvalidArgument(format!(
-                "final step '{s}': expected tweedie or euler"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for FinalStep {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FinalStep::Tweedie => "tweedie",
-            FinalStep::Euler => "euler",
-        })
-    }
+// The names `--final-step` takes and samples files record.
+crate::names::name_table! {
+    FinalStep, "final step";
+    Tweedie => "tweedie",
+    Euler => "euler",
 }
 
 impl FinalStep {

@@ -193,5 +193,9 @@ fn main() -> diffclosure::Result<()> {
         );
     }
     println!("report: {}", report.report_md.display());
+    println!(
+        "(toy size: 0.4 time units on 16², a network trained for seconds; the closures \
+         hardly differ here, the demo shows what they do)"
+    );
     Ok(())
 }

@@ -236,13 +236,13 @@ impl Report {
 const OFFLINE_KEY: &str = "\n\nKey: C×K conditions × samples each; D_RE per sample and of the ensemble mean (D_RE(mean)); spread–skill 1 = calibrated ensemble; LSD: log-spectral distance (decades); cutoff: the samples' power in the top 20 % of shells as a fraction of their total, and its ratio to the truth's. Every column is defined in `offline/report.md`.";
 
 /// The report's opening section: the online verdict, with the oracle
-/// (the true closure term: what a perfect closure reaches on this coarse
-/// grid) and the offline error beside it.
+/// (the deterministic closure term computed from the truth) and the
+/// offline error beside it.
 fn verdict_section(verdict: &str, oracle: Option<(f64, f64)>, offline_d_re: Option<f64>) -> String {
     let mut s = format!("## Verdict\n\n**{verdict}**");
     if let Some((t, d)) = oracle {
         s.push_str(&format!(
-            " With the oracle closure (the true closure term, the best any closure can do on this grid) D_RE is {:.1} % at +{t:.2} s.",
+            " With the oracle (the deterministic closure term computed from the truth, e.g. ν∆ω̄ for G, no noise) D_RE is {:.1} % at +{t:.2} s.",
             100.0 * d
         ));
     }
